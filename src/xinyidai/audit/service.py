@@ -1,0 +1,167 @@
+"""Audit use cases: append an event inside the caller's transaction; verify and list the chain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from xinyidai.audit.model import GENESIS_HASH, ChainReport, EventRecord, event_hash, jsonable, verify_chain
+from xinyidai.audit.tables import AuditEvent
+from xinyidai.db import Database
+from xinyidai.kernel.actor import ActorRef
+from xinyidai.kernel.clock import Clock, SystemClock
+from xinyidai.kernel.context import current_request_id
+from xinyidai.kernel.ids import new_id
+
+# Any constant works; it only has to be the same for every writer of the chain.
+_PG_CHAIN_LOCK = 0x78_79_64_61_75_64  # "xydaud"
+
+_clock: Clock = SystemClock()
+
+
+def record(
+    session: Session,
+    *,
+    actor: ActorRef,
+    action: str,
+    subject: str | None = None,
+    target_type: str | None = None,
+    target_id: object | None = None,
+    reasons: Sequence[str] = (),
+    data: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+) -> AuditEvent:
+    """Append one event to the chain in the caller's transaction; it commits or rolls back with the change."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appenders: the lock is released when the caller's transaction ends.
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CHAIN_LOCK)))
+    head = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    rec = EventRecord(
+        seq=seq,
+        id=str(new_id()),
+        occurred_at=(clock or _clock).now(),
+        node_id=str(session.info.get("node_id", "unknown")),
+        actor_kind=actor.kind.value,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        action=action,
+        subject=subject,
+        target_type=target_type,
+        target_id=None if target_id is None else str(target_id),
+        reasons=[str(r) for r in reasons],
+        request_id=current_request_id(),
+        data=jsonable(data or {}),
+        prev_hash=prev,
+    )
+    row = AuditEvent(
+        id=uuid.UUID(rec.id),
+        seq=rec.seq,
+        occurred_at=rec.occurred_at,
+        node_id=rec.node_id,
+        actor_kind=rec.actor_kind,
+        actor_id=rec.actor_id,
+        actor_label=rec.actor_label,
+        action=rec.action,
+        subject=rec.subject,
+        target_type=rec.target_type,
+        target_id=rec.target_id,
+        reasons=rec.reasons,
+        request_id=rec.request_id,
+        data=rec.data,
+        prev_hash=rec.prev_hash,
+        hash=event_hash(rec),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _to_record(row: AuditEvent) -> EventRecord:
+    return EventRecord(
+        seq=row.seq,
+        id=str(row.id),
+        occurred_at=row.occurred_at,
+        node_id=row.node_id,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        actor_label=row.actor_label,
+        action=row.action,
+        subject=row.subject,
+        target_type=row.target_type,
+        target_id=row.target_id,
+        reasons=list(row.reasons),
+        request_id=row.request_id,
+        data=dict(row.data),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _stream(session: Session, batch: int = 5000) -> Iterator[EventRecord]:
+    last = 0
+    while True:
+        rows = session.scalars(sa.select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield _to_record(row)
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(db: Database) -> ChainReport:
+    """Recompute the whole chain from the database (streamed in batches)."""
+    with db.transaction() as session:
+        return verify_chain(_stream(session))
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """An audit event for display."""
+
+    seq: int
+    id: str
+    occurred_at: str
+    actor_label: str
+    action: str
+    subject: str | None
+    target: str | None
+    reasons: list[str]
+    request_id: str | None
+
+
+def recent(db: Database, *, actor: ActorRef, limit: int = 50, subject: str | None = None) -> list[EventView]:
+    """The latest events, newest first; reading the log is itself audited."""
+    with db.transaction() as session:
+        query = sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+        if subject:
+            query = query.where(AuditEvent.subject == subject)
+        rows = session.scalars(query).all()
+        views = [
+            EventView(
+                seq=r.seq,
+                id=str(r.id),
+                occurred_at=r.occurred_at.isoformat(timespec="seconds"),
+                actor_label=r.actor_label,
+                action=r.action,
+                subject=r.subject,
+                target=f"{r.target_type}:{r.target_id}" if r.target_type else None,
+                reasons=list(r.reasons),
+                request_id=r.request_id,
+            )
+            for r in rows
+        ]
+        record(session, actor=actor, action="audit.event.list", subject=subject, data={"count": len(views)})
+        return views
+
+
+def count_since(db: Database, *, since_seq: int = 0) -> int:
+    """Number of events with seq greater than `since_seq`."""
+    with db.transaction() as session:
+        return int(session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(AuditEvent.seq > since_seq)) or 0)

@@ -1,0 +1,5 @@
+"""`python -m xinyidai.cli`."""
+
+from xinyidai.cli import main
+
+main()

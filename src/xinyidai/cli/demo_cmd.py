@@ -1,0 +1,89 @@
+"""`xinyidai demo-data generate` and `xinyidai demo`: synthetic source files and the demo platform."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from xinyidai.cli.root import emit, settings
+
+demo_data_app = typer.Typer(help="Synthetic source data (what departments deliver).", no_args_is_help=True)
+
+
+def _progress_bar(total: int) -> Any:
+    """A progress callback drawing on stderr when it is a terminal, silent otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    step = max(total // 100, 1)
+
+    def progress(done: int) -> None:
+        if done % step == 0 or done == total:
+            pct = done * 100 // max(total, 1)
+            sys.stderr.write(f"\r生成中 [{'#' * (pct // 4):<25}] {pct:3d}% {done}/{total}")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    return progress
+
+
+@demo_data_app.command("generate")
+def generate(
+    enterprises: int = typer.Option(..., min=1, help="How many enterprises."),
+    seed: int = typer.Option(..., help="Random seed: same seed and size, byte-identical files."),
+    out: Path = typer.Option(..., help="Output directory."),
+) -> None:
+    """Write, deterministically, the files departments deliver, and a manifest."""
+    from xinyidai.demodata import generate as run
+
+    summary = run(enterprises=enterprises, seed=seed, out_dir=out, progress=_progress_bar(enterprises))
+    emit(dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else summary)
+
+
+def demo(
+    enterprises: int = typer.Option(300, help="Demo enterprises to generate."),
+    seed: int = typer.Option(2026, help="Seed of the demo data."),
+    serve: bool = typer.Option(True, help="Serve after loading."),
+) -> None:
+    """Set up the embedded demo: migrate, generate and load data, create one login per role, serve."""
+    from xinyidai.app import build_container
+    from xinyidai.db import create_database_engine
+    from xinyidai.db import migrate as db_migrate
+    from xinyidai.demo import load_registration_file, read_csv_rows, seed_principals
+    from xinyidai.demodata import generate as run
+
+    s = settings()
+    create_database_engine(s.database_url).dispose()
+    db_migrate.upgrade(s.database_url)
+    data_dir = s.var_dir / "demo-data"
+    if not (data_dir / "manifest.json").exists():
+        run(enterprises=enterprises, seed=seed, out_dir=data_dir, progress=_progress_bar(enterprises))
+    container = build_container(s)
+    summary = load_registration_file(container, data_dir / "registration.csv")
+    first_active = next(
+        row["uscc"] for _line, row in read_csv_rows(data_dir / "registration.csv") if row["status"] in ("存续", "在业")
+    )
+    logins = seed_principals(container, enterprise_uscc=first_active)
+    loaded = f"新增 {summary.accepted}，更新 {summary.updated}，未变 {summary.unchanged}，拒收 {len(summary.rejected)}"
+    print(f"\n演示数据已载入：{loaded}")
+    print(f"数据文件目录：{data_dir}（其余部门文件将在数据归集功能上线后导入）")
+    print(f"\n平台地址：http://{s.host}:{s.port}/\n演示账号（每个角色一个）：")
+    for login in logins:
+        print(f"  {login.role.label:<12} 用户名 {login.username:<10} 密码 {login.password}")
+    print()
+    sys.stdout.flush()
+    container.db.dispose()
+    if serve:
+        from xinyidai.cli.serve_cmd import serve as run_server
+
+        run_server(host=None, port=None)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach the commands."""
+    app.add_typer(demo_data_app, name="demo-data")
+    app.command("demo")(demo)

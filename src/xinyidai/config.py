@@ -1,0 +1,121 @@
+"""Settings: the one pydantic-settings class (prefix XINYIDAI_), built once in the composition root."""
+
+from __future__ import annotations
+
+import base64
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Values that mark a secret as "not set for real"; refused outside development.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "dev-insecure-secret-key-do-not-use-in-production",
+        "ZGV2LWluc2VjdXJlLWRhdGEta2V5LTMyLWJ5dGVzISE=",
+    }
+)
+
+
+class Environment(StrEnum):
+    """Where the platform runs; only development tolerates placeholder secrets."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class NodeLevel(StrEnum):
+    """The node's place in the national network (全国一体化融资信用服务平台网络)."""
+
+    CITY = "city"
+    PROVINCE = "province"
+    NATIONAL = "national"
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform; each field's description is its documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="XINYIDAI_", env_file=None, extra="ignore")
+
+    environment: Environment = Field(
+        Environment.DEVELOPMENT,
+        description="development, test or production; placeholder secrets are refused outside development.",
+    )
+    database_url: str = Field(
+        "sqlite:///var/xinyidai.db",
+        description="SQLAlchemy URL of the database: a SQLite file (embedded default) or postgresql+psycopg://… (production).",
+    )
+    node_id: str = Field(
+        "city-350100",
+        pattern=r"^[a-z]+-[0-9A-Za-z]{1,16}$",
+        description=(
+            "This node's identity in the platform network, '<level>-<region code>'; stamped on audit events and outbox messages."
+        ),
+    )
+    node_level: NodeLevel = Field(NodeLevel.CITY, description="city, province or national node.")
+    node_region_code: str = Field("350100", pattern=r"^\d{6}$", description="GB/T 2260 code of the region this node serves.")
+    secret_key: SecretStr = Field(
+        SecretStr("dev-insecure-secret-key-do-not-use-in-production"),
+        description="Key that signs access tokens and session ids; at least 32 characters in production.",
+    )
+    data_key: SecretStr = Field(
+        SecretStr("ZGV2LWluc2VjdXJlLWRhdGEta2V5LTMyLWJ5dGVzISE="),
+        description="Base64 of the 32-byte AES-256-GCM key that encrypts personal data at rest.",
+    )
+    data_key_id: str = Field("k1", description="Identifier of data_key, written beside each ciphertext for rotation.")
+    access_token_minutes: int = Field(15, ge=1, le=120, description="Lifetime of OAuth2 client-credentials access tokens.")
+    token_audience: str = Field("xinyidai-api", description="'aud' claim required in access tokens.")
+    session_hours: int = Field(8, ge=1, le=72, description="Lifetime of a web login session.")
+    cookie_secure: bool | None = Field(None, description="Mark cookies Secure (HTTPS only); default: on except in development.")
+    login_max_failures: int = Field(5, ge=1, description="Failed logins per account within the window before throttling.")
+    login_window_minutes: int = Field(15, ge=1, description="Window, in minutes, of the login throttle.")
+    jobs_poll_seconds: float = Field(5.0, gt=0, description="How often the server's background worker looks for due jobs.")
+    jobs_in_server: bool = Field(True, description="Run due jobs inside the web server process.")
+    job_max_attempts: int = Field(5, ge=1, description="Attempts before a failing job is declared dead and reported.")
+    max_upload_mb: int = Field(200, ge=1, description="Largest accepted upload, in MiB.")
+    log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
+    log_json: bool = Field(True, description="Emit structured JSON logs (otherwise human-readable console logs).")
+    host: str = Field("127.0.0.1", description="Address the server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the server listens on.")
+    var_dir: Path = Field(Path("var"), description="Directory for the embedded database, demo data and reject files.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Self:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        for name in ("secret_key", "data_key"):
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"XINYIDAI_{name.upper()} must be set to a real secret outside development")
+        if len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("XINYIDAI_SECRET_KEY must be at least 32 characters outside development")
+        return self
+
+    @model_validator(mode="after")
+    def _check_data_key(self) -> Self:
+        try:
+            raw = base64.b64decode(self.data_key.get_secret_value(), validate=True)
+        except ValueError as exc:
+            raise ValueError("XINYIDAI_DATA_KEY must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError("XINYIDAI_DATA_KEY must decode to 32 bytes (AES-256)")
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether cookies carry the Secure flag."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment is not Environment.DEVELOPMENT
+
+    @property
+    def data_key_bytes(self) -> bytes:
+        """The decoded AES-256 key."""
+        return base64.b64decode(self.data_key.get_secret_value())

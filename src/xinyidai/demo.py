@@ -1,0 +1,81 @@
+"""The demo: one organisation and one login per role, and registration data loaded from the generator."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from xinyidai import principal, registry
+from xinyidai.http.container import Container
+from xinyidai.kernel.actor import ActorRef
+from xinyidai.kernel.errors import Conflict
+from xinyidai.principal import Role
+
+DEMO_ACTOR = ActorRef.system("demo")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    """A demo account, printed by `make demo`."""
+
+    role: Role
+    username: str
+    password: str
+    display_name: str
+
+
+DEMO_PASSWORD_SUFFIX = "-Demo2026"  # noqa: S105 - demo accounts only, printed by `make demo`
+
+
+def seed_principals(container: Container, *, enterprise_uscc: str) -> list[DemoLogin]:
+    """Create the demo institution, department and one user per role (idempotent)."""
+    db, clock, cipher = container.db, container.clock, container.cipher
+    inst = principal.find_institution(db, code="DEMO-BANK") or principal.create_institution(
+        db, actor=DEMO_ACTOR, clock=clock, code="DEMO-BANK", name="示范商业银行福州分行", kind="bank", region_code="350100"
+    )
+    dept = principal.find_department(db, code="FZ-SAMR") or principal.create_department(
+        db, actor=DEMO_ACTOR, clock=clock, code="FZ-SAMR", name="福州市市场监督管理局", region_code="350100"
+    )
+    people = [
+        (Role.ENTERPRISE, "enterprise", "企业用户（示范）", {"enterprise_uscc": enterprise_uscc}),
+        (Role.INSTITUTION_OFFICER, "officer", "张客户经理", {"institution_id": inst}),
+        (Role.INSTITUTION_ADMIN, "bankadmin", "李机构管理员", {"institution_id": inst}),
+        (Role.DEPARTMENT_CLERK, "clerk", "王经办人", {"department_id": dept}),
+        (Role.OPERATOR, "operator", "陈运营", {}),
+        (Role.REGULATOR, "regulator", "刘监管", {}),
+        (Role.AUDITOR, "auditor", "赵审计", {}),
+    ]
+    logins: list[DemoLogin] = []
+    for role, username, name, org in people:
+        password = username + DEMO_PASSWORD_SUFFIX
+        with contextlib.suppress(Conflict):  # already seeded: keep the account as it is
+            principal.create_user(
+                db,
+                actor=DEMO_ACTOR,
+                clock=clock,
+                cipher=cipher,
+                username=username,
+                password=password,
+                role=role,
+                display_name=name,
+                phone="13800138000",
+                **org,  # type: ignore[arg-type]
+            )
+        logins.append(DemoLogin(role, username, password, name))
+    return logins
+
+
+def read_csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, row) from a UTF-8 CSV with a header (line numbers count the header as 1)."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        yield from enumerate(csv.DictReader(fh), start=2)
+
+
+def load_registration_file(container: Container, path: Path) -> registry.LoadSummary:
+    """Load the generator's registration.csv into the registry."""
+    return registry.load_registrations(
+        container.db, actor=DEMO_ACTOR, clock=container.clock, cipher=container.cipher, rows=read_csv_rows(path), source=path.name
+    )

@@ -1,0 +1,30 @@
+"""The services the composition root builds once and hands to every route through app.state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+from xinyidai.config import Settings
+from xinyidai.db import Database
+from xinyidai.kernel.clock import Clock
+from xinyidai.kernel.pii import PiiCipher
+
+
+@dataclass
+class Container:
+    """Everything long-lived: settings, the database, the clock, the personal-data cipher, extra services."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    cipher: PiiCipher
+    services: dict[str, Any] = field(default_factory=dict)
+
+
+def get_container(conn: HTTPConnection) -> Container:
+    """FastAPI dependency: the app's container."""
+    container: Container = conn.app.state.container
+    return container

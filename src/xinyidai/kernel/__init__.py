@@ -1,0 +1,1 @@
+"""Shared value types only: USCC, money, clock, ids, base errors."""

@@ -1,0 +1,142 @@
+"""Pure rules of principals: roles, the one permission enum, and the deny-by-default decision."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from xinyidai.kernel.actor import ActorKind, ActorRef
+
+
+class Permission(StrEnum):
+    """Every permission of the platform, named scope:resource:action."""
+
+    HOME_READ = "home:dashboard:read"
+    SELF_READ = "principal:self:read"
+    USER_MANAGE = "principal:user:manage"
+    CLIENT_MANAGE = "principal:client:manage"
+    ORG_MANAGE = "principal:organization:manage"
+    SUBJECT_READ = "registry:subject:read"
+    SUBJECT_READ_OWN = "registry:subject:read_own"
+    SUBJECT_WRITE = "registry:subject:write"
+    CATALOG_MANAGE = "catalog:catalog:manage"
+    AUDIT_READ = "audit:event:read"
+    AUDIT_VERIFY = "audit:chain:verify"
+    JOB_READ = "job:job:read"
+    JOB_RUN = "job:job:run"
+    METRICS_READ = "system:metrics:read"
+
+
+class Role(StrEnum):
+    """Roles of human users."""
+
+    ENTERPRISE = "enterprise"
+    INSTITUTION_OFFICER = "institution_officer"
+    INSTITUTION_ADMIN = "institution_admin"
+    DEPARTMENT_CLERK = "department_clerk"
+    OPERATOR = "operator"
+    REGULATOR = "regulator"
+    AUDITOR = "auditor"
+
+    @property
+    def label(self) -> str:
+        """Chinese name of the role."""
+        return ROLE_LABELS[self]
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.ENTERPRISE: "企业用户",
+    Role.INSTITUTION_OFFICER: "金融机构客户经理",
+    Role.INSTITUTION_ADMIN: "金融机构管理员",
+    Role.DEPARTMENT_CLERK: "数据源部门经办人",
+    Role.OPERATOR: "平台运营人员",
+    Role.REGULATOR: "监管部门",
+    Role.AUDITOR: "审计人员",
+}
+
+P = Permission
+_COMMON = {P.HOME_READ, P.SELF_READ}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ENTERPRISE: frozenset(_COMMON | {P.SUBJECT_READ_OWN}),
+    Role.INSTITUTION_OFFICER: frozenset(_COMMON | {P.SUBJECT_READ}),
+    Role.INSTITUTION_ADMIN: frozenset(_COMMON | {P.SUBJECT_READ, P.CLIENT_MANAGE, P.USER_MANAGE}),
+    Role.DEPARTMENT_CLERK: frozenset(_COMMON | {P.SUBJECT_READ}),
+    Role.OPERATOR: frozenset(
+        _COMMON
+        | {
+            P.USER_MANAGE,
+            P.CLIENT_MANAGE,
+            P.ORG_MANAGE,
+            P.SUBJECT_READ,
+            P.SUBJECT_WRITE,
+            P.CATALOG_MANAGE,
+            P.AUDIT_READ,
+            P.JOB_READ,
+            P.JOB_RUN,
+            P.METRICS_READ,
+        }
+    ),
+    Role.REGULATOR: frozenset(_COMMON | {P.SUBJECT_READ, P.METRICS_READ}),
+    Role.AUDITOR: frozenset(_COMMON | {P.AUDIT_READ, P.AUDIT_VERIFY, P.SUBJECT_READ}),
+}
+
+#: What an API client may be granted, by the kind of organisation it belongs to.
+CLIENT_GRANTABLE: dict[str, frozenset[Permission]] = {
+    "institution": frozenset({P.SUBJECT_READ}),
+    "department": frozenset({P.SUBJECT_READ}),
+    "platform": frozenset({P.METRICS_READ, P.JOB_READ, P.AUDIT_VERIFY}),
+}
+
+
+class AuthMethod(StrEnum):
+    """How the principal proved who it is."""
+
+    SESSION = "session"
+    TOKEN = "token"  # noqa: S105 - an enum member name
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated user or API client, with everything access decisions need."""
+
+    kind: ActorKind
+    id: uuid.UUID
+    label: str
+    permissions: frozenset[Permission]
+    method: AuthMethod
+    role: Role | None = None
+    institution_id: uuid.UUID | None = None
+    department_id: uuid.UUID | None = None
+    enterprise_uscc: str | None = None
+    session_id: uuid.UUID | None = None
+    csrf_token: str | None = field(default=None, repr=False)
+
+    @property
+    def ref(self) -> ActorRef:
+        """This principal as the audit log records it."""
+        return ActorRef.of(self.kind, self.id, self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """An access decision with the reasons that produced it (they go into the audit log)."""
+
+    allowed: bool
+    reasons: tuple[str, ...]
+
+
+def decide(principal: Principal | None, permission: Permission) -> Decision:
+    """Deny unless a rule allows: the principal must be authenticated and hold the permission."""
+    if principal is None:
+        return Decision(False, ("未认证",))
+    if permission in principal.permissions:
+        return Decision(True, (f"{principal.method.value} 持有权限 {permission.value}",))
+    return Decision(False, (f"缺少权限 {permission.value}",))
+
+
+def scopes_for_client(org_kind: str, requested: set[str]) -> frozenset[Permission]:
+    """The permissions a client of `org_kind` may hold among `requested`; unknown scopes are dropped."""
+    grantable = CLIENT_GRANTABLE.get(org_kind, frozenset())
+    return frozenset(p for p in grantable if p.value in requested)
