@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:01:22.861027
+Create Date: 2026-11-23 16:06:25.722613
 """
 
 from __future__ import annotations
