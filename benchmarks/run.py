@@ -33,7 +33,9 @@ def main() -> int:
         script = HERE / f"{name}.py"
         if not script.exists():
             continue
-        out = subprocess.run([sys.executable, str(script), *(quick if args.quick else full)], capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [sys.executable, str(script), *(quick if args.quick else full)], capture_output=True, text=True, check=False
+        )
         if out.returncode != 0:
             results.append({"benchmark": name, "error": out.stderr.strip().splitlines()[-1:]})
             continue

@@ -26,6 +26,7 @@ from xinyidai.http.problems import install_problem_handlers, problem_response
 from xinyidai.job import BackgroundWorker, JobRegistry, register_builtin_jobs
 from xinyidai.job.webhook import WebhookTransport
 from xinyidai.kernel.clock import Clock, SystemClock
+from xinyidai.kernel.errors import DomainError
 from xinyidai.kernel.pii import PiiCipher
 from xinyidai.principal import PUBLIC, LoginRequired, Permission, require, unguarded_routes
 from xinyidai.principal import api as principal_api
@@ -134,6 +135,16 @@ def create_app(
     @app.exception_handler(LoginRequired)
     async def _to_login(request: Request, _exc: LoginRequired) -> Response:
         return RedirectResponse(url=f"/login?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        # Machines get problem+json; a person's browser gets the same refusal as a Chinese page.
+        wants_page = not request.url.path.startswith(("/api/", "/metrics")) and "text/html" in request.headers.get("accept", "")
+        if wants_page:
+            return web_pages.render_error(request, exc)
+        return problem_response(
+            status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, instance=request.url.path, **exc.extra
+        )
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(_ops_router())

@@ -36,11 +36,12 @@ def generate(
     enterprises: int = typer.Option(..., min=1, help="How many enterprises."),
     seed: int = typer.Option(..., help="Random seed: same seed and size, byte-identical files."),
     out: Path = typer.Option(..., help="Output directory."),
+    workers: int = typer.Option(1, min=1, help="Processes drawing enterprises in parallel (files are identical either way)."),
 ) -> None:
     """Write, deterministically, the files departments deliver, and a manifest."""
     from xinyidai.demodata import generate as run
 
-    summary = run(enterprises=enterprises, seed=seed, out_dir=out, progress=_progress_bar(enterprises))
+    summary = run(enterprises=enterprises, seed=seed, out_dir=out, progress=_progress_bar(enterprises), workers=workers)
     emit(dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else summary)
 
 

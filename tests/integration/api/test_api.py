@@ -183,3 +183,20 @@ def test_metrics_for_operators(client: TestClient, db: Database, clock: FrozenCl
     r = client.get("/metrics")
     assert r.status_code == 200
     assert "xinyidai_http_requests_total" in r.text
+
+
+def test_refusals_render_a_chinese_page_for_browsers_and_problem_json_for_machines(
+    client: TestClient, db: Database, clock: FrozenClock, cipher: PiiCipher
+) -> None:
+    make_user(db, clock, cipher, role=Role.ENTERPRISE, username="ent2")
+    result = principal.login(
+        db, clock=clock, username="ent2", password=PASSWORD, ip=None, user_agent=None, session_hours=8, max_failures=5, window_minutes=15
+    )
+    client.cookies.set(principal.SESSION_COOKIE, result.session_token)
+    page = client.get("/subjects", headers={"Accept": "text/html"})
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert "无权执行此操作" in page.text
+    machine = client.get("/subjects", headers={"Accept": "application/json"})
+    assert machine.status_code == 403
+    assert machine.json()["code"] == "forbidden"

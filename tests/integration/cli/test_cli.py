@@ -68,7 +68,9 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "xinyidai.cli", *args], env=env, capture_output=True, text=True, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "xinyidai.cli", *args], env=env, capture_output=True, text=True, check=False, timeout=300
+    )
 
 
 def test_db_upgrade_jobs_run_due_and_demo_without_serving(tmp_path: Path) -> None:
