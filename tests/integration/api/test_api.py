@@ -190,7 +190,15 @@ def test_refusals_render_a_chinese_page_for_browsers_and_problem_json_for_machin
 ) -> None:
     make_user(db, clock, cipher, role=Role.ENTERPRISE, username="ent2")
     result = principal.login(
-        db, clock=clock, username="ent2", password=PASSWORD, ip=None, user_agent=None, session_hours=8, max_failures=5, window_minutes=15
+        db,
+        clock=clock,
+        username="ent2",
+        password=PASSWORD,
+        ip=None,
+        user_agent=None,
+        session_hours=8,
+        max_failures=5,
+        window_minutes=15,
     )
     client.cookies.set(principal.SESSION_COOKIE, result.session_token)
     page = client.get("/subjects", headers={"Accept": "text/html"})
