@@ -32,6 +32,7 @@ from xinyidai.principal import PUBLIC, LoginRequired, Permission, require, ungua
 from xinyidai.principal import api as principal_api
 from xinyidai.registry import api as registry_api
 from xinyidai.web import STATIC_DIR
+from xinyidai.web import layout as web_layout
 from xinyidai.web import pages as web_pages
 
 log = logging.getLogger("xinyidai.app")
@@ -141,7 +142,7 @@ def create_app(
         # Machines get problem+json; a person's browser gets the same refusal as a Chinese page.
         wants_page = not request.url.path.startswith(("/api/", "/metrics")) and "text/html" in request.headers.get("accept", "")
         if wants_page:
-            return web_pages.render_error(request, exc)
+            return web_layout.render_error(request, exc)
         return problem_response(
             status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, instance=request.url.path, **exc.extra
         )

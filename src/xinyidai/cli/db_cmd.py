@@ -12,12 +12,14 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
-def upgrade(revision: str = "head") -> None:
+def upgrade(revision: str = "heads") -> None:
     """Run the migrations up to REVISION (default: head)."""
     url = settings().database_url
     create_database_engine(url).dispose()  # creates the SQLite directory if needed
     db_migrate.upgrade(url, revision)
-    emit({"database": url.split("@")[-1], "revision": db_migrate.head_revision(url) if revision == "head" else revision})
+    emit(
+        {"database": url.split("@")[-1], "revision": db_migrate.head_revision(url) if revision in ("head", "heads") else revision}
+    )
 
 
 @db_app.command("check")

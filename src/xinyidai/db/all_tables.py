@@ -1,8 +1,26 @@
-"""Imports every domain's tables so that Base.metadata is complete (for migrations and tests only)."""
+"""Imports every domain's `tables` module so that Base.metadata is complete (for migrations and tests only).
 
-from xinyidai.audit import tables as audit_tables
-from xinyidai.job import tables as job_tables
-from xinyidai.principal import tables as principal_tables
-from xinyidai.registry import tables as registry_tables
+Discovered rather than listed, so a new domain's tables are picked up without editing this file.
+"""
 
-__all__ = ["audit_tables", "job_tables", "principal_tables", "registry_tables"]
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from types import ModuleType
+
+import xinyidai
+
+
+def _load() -> list[ModuleType]:
+    modules = []
+    for info in sorted(pkgutil.iter_modules(xinyidai.__path__), key=lambda i: i.name):
+        if info.ispkg and importlib.util.find_spec(f"xinyidai.{info.name}.tables") is not None:
+            modules.append(importlib.import_module(f"xinyidai.{info.name}.tables"))
+    return modules
+
+
+TABLE_MODULES = _load()
+
+__all__ = ["TABLE_MODULES"]

@@ -20,7 +20,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at `url` up to `revision`."""
     command.upgrade(alembic_config(url), revision)
 
@@ -30,11 +30,11 @@ def check(url: str) -> None:
     command.check(alembic_config(url))
 
 
-def head_revision(url: str) -> str | None:
-    """The newest revision the package ships."""
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+def head_revision(url: str) -> str:
+    """The newest revision(s) the package ships (comma-joined if branches are not merged yet)."""
+    return ",".join(sorted(ScriptDirectory.from_config(alembic_config(url)).get_heads()))
 
 
-def current_revision(conn: Connection) -> str | None:
-    """The revision the database behind `conn` is at."""
-    return MigrationContext.configure(conn).get_current_revision()
+def current_revision(conn: Connection) -> str:
+    """The revision(s) the database behind `conn` is at, in the same form as `head_revision`."""
+    return ",".join(sorted(MigrationContext.configure(conn).get_current_heads()))

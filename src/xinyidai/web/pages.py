@@ -6,39 +6,35 @@ import hmac
 import math
 import re
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal
-from pathlib import Path
+from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-import jinja2
 from fastapi import APIRouter, Depends, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import Response
 
 from xinyidai import audit, job, principal, registry
 from xinyidai.catalog import Catalog, CatalogDataError, load_catalog
 from xinyidai.http.container import Container, get_container
 from xinyidai.kernel import uscc as uscc_rules
-from xinyidai.kernel.errors import DomainError, Forbidden, NotFound, Throttled, Unauthenticated
+from xinyidai.kernel.errors import Forbidden, NotFound, Throttled, Unauthenticated
 from xinyidai.principal import (
-    CSRF_FIELD,
     PUBLIC,
     SESSION_COOKIE,
     Permission,
     Principal,
     Role,
-    decide,
     optional_principal,
     require,
 )
-from xinyidai.registry import regions
-
-PLATFORM_NAME = "信易贷融资信用服务平台"
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+from xinyidai.web.layout import (
+    allowed,
+    error_page,
+    redirect,
+    render,
+    today_in_china,
+)
 
 #: Double-submit token of the login form (cookie and hidden field carry the same random value).
 LOGIN_CSRF_COOKIE = "login_csrf"
@@ -48,246 +44,9 @@ LOGIN_CSRF_MAX_AGE = 3600
 PAGE_SIZE = 20
 MAX_USCC_CODES = 50
 
-#: Headers every HTML response carries. The pages load nothing but what /static serves,
-#: use no inline script or style, and must never be framed.
-SECURITY_HEADERS: Mapping[str, str] = {
-    "Content-Security-Policy": (
-        "default-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-    # Pages show personal data (masked) and per-user figures: keep them out of shared caches and history.
-    "Cache-Control": "no-store",
-}
-
-_CHINA_TIME = timezone(timedelta(hours=8))  # China keeps UTC+8 all year, no daylight saving.
-
-_NODE_LEVELS = {"city": "市级节点", "province": "省级节点", "national": "国家级节点"}
-
-#: Badge tone of each registration status (see registry.STATUSES).
-_STATUS_TONES = {
-    "存续": "ok",
-    "在业": "ok",
-    "迁出": "info",
-    "停业": "warn",
-    "清算": "warn",
-    "吊销": "bad",
-    "撤销": "bad",
-    "注销": "muted",
-}
-
-#: Chinese names of job states (job.JobStatus); an unknown state shows its code.
-_JOB_STATUS_LABELS = {"pending": "待执行", "running": "执行中", "done": "已完成", "dead": "失败已放弃"}
-_JOB_STATUS_TONES = {"pending": "info", "running": "warn", "done": "ok", "dead": "bad"}
-
-#: Chinese names of audit actions; an action not listed shows its code alone.
-_ACTION_LABELS = {
-    "access.denied": "访问被拒绝",
-    "audit.event.list": "查看审计日志",
-    "principal.login": "登录",
-    "principal.login.failed": "登录失败",
-    "principal.login.throttled": "登录被限制",
-    "principal.logout": "退出登录",
-    "principal.user.create": "创建用户",
-    "principal.institution.create": "登记金融机构",
-    "principal.department.create": "登记数据源部门",
-    "principal.client.create": "创建接口客户端",
-    "principal.token.issue": "签发访问令牌",
-    "principal.token.refused": "拒绝签发令牌",
-    "registry.subject.load": "导入登记信息",
-    "registry.subject.read": "查看主体登记信息",
-    "registry.subject.read.denied": "查看主体被拒绝",
-    "registry.subject.reveal_id": "查看证件号码明文",
-}
-
-_VERSION_FIELD_LABELS = {"document_no": "文号", "issued_on": "发布日期", "effective_on": "施行日期", "categories": "信息类别"}
-
-_SIZE_LABELS = {"micro": "微型", "small": "小型", "medium": "中型", "large": "大型"}
-
-_DISCLOSURE_TONES = {"public": "ok", "authorized": "info", "consent": "warn"}
-
 router = APIRouter(include_in_schema=False)
 ContainerDep = Annotated[Container, Depends(get_container)]
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
-
-
-# --- templates -----------------------------------------------------------------------------------
-
-
-def _number(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
-
-
-def _wan(value: Decimal | None) -> str:
-    return "—" if value is None else format(value.normalize(), ",f")
-
-
-def _day(value: date | None) -> str:
-    return "—" if value is None else value.isoformat()
-
-
-def _local_time(value: str | datetime | None) -> str:
-    """An ISO timestamp shown in China time, to the second."""
-    if value is None:
-        return "—"
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(_CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _issue_text(entry: str) -> str:
-    """The message part of a ``"<code>: <说明>"`` validation entry."""
-    return entry.split(": ", 1)[-1]
-
-
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,  # every value is escaped unless a template says otherwise (none does)
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(num=_number, wan=_wan, day=_day, local_time=_local_time, issue_text=_issue_text)
-    env.globals.update(
-        platform_name=PLATFORM_NAME,
-        status_tone=lambda status: _STATUS_TONES.get(status, "muted"),
-        job_status_label=lambda status: _JOB_STATUS_LABELS.get(status, status),
-        job_status_tone=lambda status: _JOB_STATUS_TONES.get(status, "muted"),
-        size_label=lambda code: _SIZE_LABELS.get(code, code) if code else "—",
-        disclosure_tone=lambda value: _DISCLOSURE_TONES.get(value, "muted"),
-        action_label=lambda action: _ACTION_LABELS.get(action),
-        version_field_label=lambda key: _VERSION_FIELD_LABELS.get(key, key),
-        csrf_field=CSRF_FIELD,
-    )
-    return env
-
-
-templates = Jinja2Templates(env=_environment())
-
-
-@dataclass(frozen=True, slots=True)
-class NavLink:
-    """One entry of the navigation bar."""
-
-    href: str
-    label: str
-    active: bool
-
-
-#: Navigation: a link is shown only to principals holding its permission (None: everyone).
-_NAV: tuple[tuple[str, str, Permission | None], ...] = (
-    ("/", "工作台", Permission.HOME_READ),
-    ("/subjects", "市场主体查询", Permission.SUBJECT_READ),
-    ("/audit", "审计日志", Permission.AUDIT_READ),
-    ("/catalog", "信用信息目录", None),
-    ("/uscc", "信用代码校验", None),
-)
-
-
-def _allowed(who: Principal | None, permission: Permission) -> bool:
-    return decide(who, permission).allowed
-
-
-def _is_active(path: str, href: str) -> bool:
-    return path == href or (href != "/" and path.startswith(href + "/"))
-
-
-def _navigation(who: Principal | None, path: str) -> list[NavLink]:
-    links: list[NavLink] = []
-    for href, label, permission in _NAV:
-        if permission is not None and not _allowed(who, permission):
-            continue
-        links.append(NavLink(href, label, _is_active(path, href)))
-        if href == "/" and who is not None and who.enterprise_uscc and _allowed(who, Permission.SUBJECT_READ_OWN):
-            own = f"/subjects/{who.enterprise_uscc}"
-            links.append(NavLink(own, "本企业登记信息", path == own))
-    return links
-
-
-def _node_label(container: Container) -> str:
-    settings = container.settings
-    name = regions.region_name(settings.node_region_code) or settings.node_region_code
-    return f"{name} · {_NODE_LEVELS.get(settings.node_level.value, settings.node_level.value)}"
-
-
-def _me(container: Container, who: Principal | None) -> dict[str, str | None] | None:
-    """The logged-in user's profile for the header; API clients get their label."""
-    if who is None:
-        return None
-    fallback: dict[str, str | None] = {
-        "display_name": who.label,
-        "role_label": who.role.label if who.role else "接口客户端",
-        "institution": None,
-        "department": None,
-    }
-    if who.role is None:
-        return fallback
-    try:
-        return principal.get_user_summary(container.db, user_id=who.id)
-    except NotFound:
-        return fallback
-
-
-def secured(response: Response) -> Response:
-    """Add the security headers every HTML response carries."""
-    response.headers.update(SECURITY_HEADERS)
-    return response
-
-
-def _render(
-    request: Request,
-    container: Container,
-    who: Principal | None,
-    name: str,
-    context: dict[str, Any] | None = None,
-    *,
-    status_code: int = 200,
-    me: dict[str, str | None] | None = None,
-) -> Response:
-    page: dict[str, Any] = {
-        "who": who,
-        "me": me if me is not None else _me(container, who),
-        "nav": _navigation(who, request.url.path),
-        "node_label": _node_label(container),
-        "csrf_token": who.csrf_token if who is not None and who.csrf_token else "",
-        "page_title": "",
-    }
-    page.update(context or {})
-    return secured(templates.TemplateResponse(request, name, page, status_code=status_code))
-
-
-def _error_page(
-    request: Request, container: Container, who: Principal | None, *, status_code: int, title: str, detail: str
-) -> Response:
-    return _render(
-        request,
-        container,
-        who,
-        "error.html",
-        {"page_title": title, "title": title, "detail": detail, "status": status_code},
-        status_code=status_code,
-    )
-
-
-def render_error(request: Request, error: DomainError) -> Response:
-    """A Chinese error page for a refusal raised before a page handler ran (e.g. by a permission check)."""
-    container: Container = request.app.state.container
-    who: Principal | None = getattr(request.state, "principal", None)
-    return _error_page(request, container, who, status_code=error.status, title=error.title, detail=error.detail)
-
-
-def _today(container: Container) -> date:
-    """Today's date in China."""
-    return container.clock.now().astimezone(_CHINA_TIME).date()
-
-
-def _redirect(url: str) -> Response:
-    return secured(RedirectResponse(url=url, status_code=303))
-
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 
@@ -321,7 +80,7 @@ def _login_page(
 ) -> Response:
     # A fresh token on every rendering: the cookie and the hidden field always match.
     token = secrets.token_urlsafe(32)
-    response = _render(
+    response = render(
         request,
         container,
         None,
@@ -358,7 +117,7 @@ def login_form(
     """The login form; a logged-in user goes straight on."""
     target = safe_next(next_)
     if who is not None:
-        return _redirect(target)
+        return redirect(target)
     return _login_page(request, container, next_path=target)
 
 
@@ -415,7 +174,7 @@ def login_submit(
         return _login_page(
             request, container, next_path=target, username=username, status_code=401, error="用户名或密码错误，请重新输入。"
         )
-    response = _redirect(target)
+    response = redirect(target)
     response.set_cookie(
         SESSION_COOKIE,
         result.session_token,
@@ -433,7 +192,7 @@ def login_submit(
 def logout(container: ContainerDep, who: Annotated[Principal, Depends(require(Permission.SELF_READ))]) -> Response:
     """Revoke the session (the dependency has already checked the form's CSRF token) and clear its cookie."""
     principal.logout(container.db, clock=container.clock, principal=who)
-    response = _redirect("/login")
+    response = redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/", secure=container.settings.secure_cookies, httponly=True, samesite="lax")
     return response
 
@@ -488,8 +247,8 @@ def _enterprise_home(container: Container, who: Principal) -> dict[str, Any]:
                 container.db,
                 actor=who.ref,
                 uscc=who.enterprise_uscc,
-                can_read_all=_allowed(who, Permission.SUBJECT_READ),
-                can_read_own=_allowed(who, Permission.SUBJECT_READ_OWN),
+                can_read_all=allowed(who, Permission.SUBJECT_READ),
+                can_read_own=allowed(who, Permission.SUBJECT_READ_OWN),
                 own_uscc=who.enterprise_uscc,
             )
         except (NotFound, Forbidden) as exc:
@@ -532,11 +291,11 @@ def home(
 ) -> Response:
     """The role's home page with live figures from the services."""
     if who.role is None or who.role not in _HOMES:
-        return _error_page(request, container, who, status_code=403, title="没有可用的工作台", detail="该账号没有网页工作台。")
+        return error_page(request, container, who, status_code=403, title="没有可用的工作台", detail="该账号没有网页工作台。")
     template, figures = _HOMES[who.role]
     context = figures(container, who)
-    context.update(page_title="工作台", today=_today(container))
-    return _render(request, container, who, template, context)
+    context.update(page_title="工作台", today=today_in_china(container))
+    return render(request, container, who, template, context)
 
 
 # --- subjects ------------------------------------------------------------------------------------
@@ -583,7 +342,7 @@ def subjects(
     def link(n: int) -> str:
         return "/subjects?" + urlencode({**filters, "page": n})
 
-    return _render(
+    return render(
         request,
         container,
         who,
@@ -620,12 +379,12 @@ def subject_detail(
             container.db,
             actor=who.ref,
             uscc=uscc[:64],
-            can_read_all=_allowed(who, Permission.SUBJECT_READ),
-            can_read_own=_allowed(who, Permission.SUBJECT_READ_OWN),
+            can_read_all=allowed(who, Permission.SUBJECT_READ),
+            can_read_own=allowed(who, Permission.SUBJECT_READ_OWN),
             own_uscc=who.enterprise_uscc,
         )
     except Forbidden as exc:
-        return _error_page(
+        return error_page(
             request,
             container,
             who,
@@ -634,13 +393,13 @@ def subject_detail(
             detail=f"{exc.detail}，本次访问已记入审计日志。",
         )
     except NotFound as exc:
-        return _error_page(request, container, who, status_code=404, title="未找到该市场主体", detail=exc.detail)
-    return _render(
+        return error_page(request, container, who, status_code=404, title="未找到该市场主体", detail=exc.detail)
+    return render(
         request,
         container,
         who,
         "subject_detail.html",
-        {"page_title": subject.name, "subject": subject, "can_search": _allowed(who, Permission.SUBJECT_READ)},
+        {"page_title": subject.name, "subject": subject, "can_search": allowed(who, Permission.SUBJECT_READ)},
     )
 
 
@@ -653,8 +412,8 @@ def audit_log(
 ) -> Response:
     """The latest audit events (reading them is itself audited) and, for auditors, the chain check."""
     events = audit.recent(container.db, actor=who.ref, limit=100)
-    chain = audit.verify(container.db) if _allowed(who, Permission.AUDIT_VERIFY) else None  # auditors only
-    return _render(
+    chain = audit.verify(container.db) if allowed(who, Permission.AUDIT_VERIFY) else None  # auditors only
+    return render(
         request,
         container,
         who,
@@ -681,7 +440,7 @@ def uscc_tool(
     truncated = len(wanted) > MAX_USCC_CODES
     is_lenient = lenient in ("1", "on", "true")
     results = [uscc_rules.validate(c[:64], lenient=is_lenient) for c in wanted[:MAX_USCC_CODES]]
-    return _render(
+    return render(
         request,
         container,
         who,
@@ -716,7 +475,7 @@ def catalog_page(
     try:
         data = load_catalog()
     except CatalogDataError:
-        return _error_page(
+        return error_page(
             request,
             container,
             who,
@@ -727,11 +486,11 @@ def catalog_page(
     try:
         chosen = data.version(version) if version else data.latest
     except NotFound:
-        return _error_page(
+        return error_page(
             request, container, who, status_code=404, title="未找到该目录版本", detail=f"没有“{version}”年版的目录。"
         )
     sections = [(category, chosen.items_in(category.code)) for category in chosen.categories]
-    return _render(
+    return render(
         request,
         container,
         who,
@@ -741,6 +500,6 @@ def catalog_page(
             "versions": data.versions,
             "chosen": chosen,
             "sections": sections,
-            "in_force": _version_in_force(data, _today(container)),
+            "in_force": _version_in_force(data, today_in_china(container)),
         },
     )

@@ -24,14 +24,14 @@ def test_database_is_at_head(database_url: str) -> None:
 
 
 def test_downgrade_to_base_and_back(database_url: str) -> None:
-    db_migrate.upgrade(database_url, "head")
+    db_migrate.upgrade(database_url)
     from alembic import command
 
     cfg = db_migrate.alembic_config(database_url)
     command.downgrade(cfg, "base")
     engine = create_database_engine(database_url)
     assert "audit_event" not in sa.inspect(engine).get_table_names()
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")
     assert "audit_event" in sa.inspect(engine).get_table_names()
     engine.dispose()
 
