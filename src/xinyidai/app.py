@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from xinyidai import __version__
-from xinyidai.catalog import api as catalog_api
 from xinyidai.config import Settings
 from xinyidai.db import Database, create_database_engine
 from xinyidai.db import migrate as db_migrate
@@ -28,12 +27,10 @@ from xinyidai.job.webhook import WebhookTransport
 from xinyidai.kernel.clock import Clock, SystemClock
 from xinyidai.kernel.errors import DomainError
 from xinyidai.kernel.pii import PiiCipher
+from xinyidai.plugins import domain_modules, package_modules
 from xinyidai.principal import PUBLIC, LoginRequired, Permission, require, unguarded_routes
-from xinyidai.principal import api as principal_api
-from xinyidai.registry import api as registry_api
 from xinyidai.web import STATIC_DIR
 from xinyidai.web import layout as web_layout
-from xinyidai.web import pages as web_pages
 
 log = logging.getLogger("xinyidai.app")
 
@@ -54,6 +51,8 @@ def build_job_registry(container: Container) -> JobRegistry:
     # until one is configured a delivery fails and is retried, then reported — never dropped.
     webhooks = WebhookTransport(secret_for=lambda _destination: None, clock=container.clock)
     register_builtin_jobs(registry, transports={"https": webhooks, "http": webhooks})
+    for module in domain_modules("jobs"):
+        module.register_jobs(registry, container)
     return registry
 
 
@@ -149,16 +148,16 @@ def create_app(
 
     api = APIRouter(prefix="/api/v1")
     api.include_router(_ops_router())
-    api.include_router(principal_api.router)
-    api.include_router(registry_api.router)
-    api.include_router(catalog_api.router)
+    for module in domain_modules("api"):
+        api.include_router(module.router)
     app.include_router(api)
 
     @app.get("/metrics", summary="Prometheus 指标", include_in_schema=False)
     def prometheus(_p: Annotated[object, Depends(require(Permission.METRICS_READ))]) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(web_pages.router)
+    for module in package_modules("xinyidai.web", suffix="_pages"):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 

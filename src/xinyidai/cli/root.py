@@ -33,9 +33,9 @@ def emit(obj: Any) -> None:
 
 
 def _register() -> None:
-    from xinyidai.cli import audit_cmd, catalog_cmd, db_cmd, demo_cmd, job_cmd, principal_cmd, registry_cmd, serve_cmd
+    from xinyidai.plugins import package_modules
 
-    for module in (audit_cmd, catalog_cmd, db_cmd, demo_cmd, job_cmd, principal_cmd, registry_cmd, serve_cmd):
+    for module in package_modules("xinyidai.cli", suffix="_cmd"):
         module.register(app)
 
 

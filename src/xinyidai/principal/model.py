@@ -26,6 +26,28 @@ class Permission(StrEnum):
     JOB_READ = "job:job:read"
     JOB_RUN = "job:job:run"
     METRICS_READ = "system:metrics:read"
+    # Aggregation (归集共享): sources, bulk deliveries, records, objections, data quality.
+    SOURCE_MANAGE = "ingest:source:manage"
+    SOURCE_READ = "ingest:source:read"
+    BATCH_CREATE = "ingest:batch:create"
+    BATCH_READ = "ingest:batch:read"
+    RECORD_READ = "record:record:read"
+    RECORD_READ_OWN = "record:record:read_own"
+    OBJECTION_CREATE = "objection:objection:create"
+    OBJECTION_RESOLVE = "objection:objection:resolve"
+    OBJECTION_READ = "objection:objection:read"
+    QUALITY_READ = "quality:report:read"
+    EXCHANGE_QUERY = "exchange:query:run"
+    VERIFICATION_ASK = "verification:query:ask"
+    # Authorization (授权), reports and the access trail.
+    AUTHORIZATION_REQUEST = "consent:authorization:request"
+    AUTHORIZATION_GRANT = "consent:authorization:grant"
+    AUTHORIZATION_READ = "consent:authorization:read"
+    CONSENT_POLICY_MANAGE = "consent:policy:manage"
+    REPORT_PULL = "report:authorized:pull"
+    REPORT_REQUEST_OWN = "report:special:request"
+    REPORT_READ = "report:report:read"
+    TRAIL_READ_OWN = "audit:trail:read_own"
 
 
 class Role(StrEnum):
@@ -58,11 +80,23 @@ ROLE_LABELS: dict[Role, str] = {
 P = Permission
 _COMMON = {P.HOME_READ, P.SELF_READ}
 
+_ENTERPRISE = {
+    P.SUBJECT_READ_OWN,
+    P.RECORD_READ_OWN,
+    P.OBJECTION_CREATE,
+    P.AUTHORIZATION_GRANT,
+    P.AUTHORIZATION_READ,
+    P.REPORT_REQUEST_OWN,
+    P.TRAIL_READ_OWN,
+}
+_INSTITUTION = {P.SUBJECT_READ, P.AUTHORIZATION_REQUEST, P.AUTHORIZATION_READ, P.REPORT_PULL, P.VERIFICATION_ASK}
+_DEPARTMENT = {P.SUBJECT_READ, P.SOURCE_READ, P.BATCH_CREATE, P.BATCH_READ, P.RECORD_READ, P.OBJECTION_READ, P.OBJECTION_RESOLVE}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ENTERPRISE: frozenset(_COMMON | {P.SUBJECT_READ_OWN}),
-    Role.INSTITUTION_OFFICER: frozenset(_COMMON | {P.SUBJECT_READ}),
-    Role.INSTITUTION_ADMIN: frozenset(_COMMON | {P.SUBJECT_READ, P.CLIENT_MANAGE, P.USER_MANAGE}),
-    Role.DEPARTMENT_CLERK: frozenset(_COMMON | {P.SUBJECT_READ}),
+    Role.ENTERPRISE: frozenset(_COMMON | _ENTERPRISE),
+    Role.INSTITUTION_OFFICER: frozenset(_COMMON | _INSTITUTION),
+    Role.INSTITUTION_ADMIN: frozenset(_COMMON | _INSTITUTION | {P.CLIENT_MANAGE, P.USER_MANAGE}),
+    Role.DEPARTMENT_CLERK: frozenset(_COMMON | _DEPARTMENT),
     Role.OPERATOR: frozenset(
         _COMMON
         | {
@@ -76,16 +110,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.JOB_READ,
             P.JOB_RUN,
             P.METRICS_READ,
+            P.SOURCE_MANAGE,
+            P.SOURCE_READ,
+            P.BATCH_CREATE,
+            P.BATCH_READ,
+            P.RECORD_READ,
+            P.OBJECTION_READ,
+            P.QUALITY_READ,
+            P.EXCHANGE_QUERY,
+            P.CONSENT_POLICY_MANAGE,
+            P.REPORT_READ,
         }
     ),
-    Role.REGULATOR: frozenset(_COMMON | {P.SUBJECT_READ, P.METRICS_READ}),
+    Role.REGULATOR: frozenset(_COMMON | {P.SUBJECT_READ, P.METRICS_READ, P.QUALITY_READ, P.OBJECTION_READ}),
     Role.AUDITOR: frozenset(_COMMON | {P.AUDIT_READ, P.AUDIT_VERIFY, P.SUBJECT_READ}),
 }
 
 #: What an API client may be granted, by the kind of organisation it belongs to.
 CLIENT_GRANTABLE: dict[str, frozenset[Permission]] = {
-    "institution": frozenset({P.SUBJECT_READ}),
-    "department": frozenset({P.SUBJECT_READ}),
+    "institution": frozenset({P.SUBJECT_READ, P.AUTHORIZATION_REQUEST, P.AUTHORIZATION_READ, P.REPORT_PULL, P.VERIFICATION_ASK}),
+    "department": frozenset({P.SUBJECT_READ, P.SOURCE_READ, P.BATCH_CREATE, P.BATCH_READ, P.OBJECTION_READ, P.OBJECTION_RESOLVE}),
     "platform": frozenset({P.METRICS_READ, P.JOB_READ, P.AUDIT_VERIFY}),
 }
 
