@@ -28,6 +28,7 @@ from xinyidai.principal.service import (
     logout,
     principal_from_session,
     principal_from_token,
+    reauthenticate,
 )
 
 __all__ = [
@@ -60,6 +61,7 @@ __all__ = [
     "optional_principal",
     "principal_from_session",
     "principal_from_token",
+    "reauthenticate",
     "require",
     "unguarded_routes",
 ]

@@ -269,6 +269,32 @@ def login(
         return LoginResult(session_token=token, csrf_token=web.csrf_token, principal=principal)
 
 
+def reauthenticate(db: Database, *, clock: Clock, principal: Principal, password: str, purpose: str) -> None:
+    """Step-up check before a weighty act (approving an authorization): the user re-enters the password.
+
+    A wrong password is recorded (audited, and counted by the login throttle) and refused with 401.
+    """
+    if principal.kind is not ActorKind.USER:
+        raise Forbidden("该操作须由本人登录后确认")
+    with db.transaction() as s:
+        user = s.get(User, principal.id)
+        try:
+            ok = user is not None and user.is_active and _hasher.verify(user.password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            ok = False
+        if not ok:
+            s.add(LoginFailure(id=new_id(), username=user.username if user else "-", ip=None, at=clock.now()))
+        audit.record(
+            s,
+            actor=principal.ref,
+            action="principal.reauth" if ok else "principal.reauth.failed",
+            subject=principal.enterprise_uscc,
+            reasons=[purpose],
+        )
+    if not ok:
+        raise Unauthenticated("密码错误，操作未执行")
+
+
 def principal_from_session(db: Database, *, clock: Clock, token: str) -> Principal | None:
     """The principal behind a session cookie, or None if unknown, expired, revoked or inactive."""
     with db.transaction() as s:

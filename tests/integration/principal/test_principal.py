@@ -163,3 +163,16 @@ def test_token_refusals(db: Database, clock: FrozenClock) -> None:
         principal.principal_from_token(
             clock=clock, token=none_alg, secret_key=SECRET, issuer="city-350100", audience="xinyidai-api"
         )
+
+
+def test_reauthenticate_requires_the_password_and_audits_both_outcomes(
+    db: Database, clock: FrozenClock, cipher: PiiCipher
+) -> None:
+    make_user(db, clock, cipher, role=Role.ENTERPRISE, username="ent-reauth")
+    who = principal.login(db, clock=clock, username="ent-reauth", password=PASSWORD, **LOGIN).principal
+    principal.reauthenticate(db, clock=clock, principal=who, password=PASSWORD, purpose="批准授权")
+    with pytest.raises(Unauthenticated):
+        principal.reauthenticate(db, clock=clock, principal=who, password="wrong-password-9", purpose="批准授权")
+    with db.transaction() as s:
+        actions = s.scalars(sa.text("SELECT action FROM audit_event WHERE action LIKE 'principal.reauth%' ORDER BY seq")).all()
+    assert actions == ["principal.reauth", "principal.reauth.failed"]
