@@ -26,7 +26,7 @@ from xinyidai.job import BackgroundWorker, JobRegistry, register_builtin_jobs
 from xinyidai.job.webhook import WebhookTransport
 from xinyidai.kernel.clock import Clock, SystemClock
 from xinyidai.kernel.errors import DomainError
-from xinyidai.kernel.pii import PiiCipher
+from xinyidai.kernel.pii import cipher_from_settings
 from xinyidai.plugins import domain_modules, package_modules
 from xinyidai.principal import PUBLIC, LoginRequired, Permission, require, unguarded_routes
 from xinyidai.web import STATIC_DIR
@@ -40,7 +40,7 @@ def build_container(settings: Settings, *, db: Database | None = None, clock: Cl
     if db is None:
         db = Database(create_database_engine(settings.database_url))
     db.node_id = settings.node_id
-    cipher = PiiCipher(key=settings.data_key_bytes, key_id=settings.data_key_id)
+    cipher = cipher_from_settings(settings)
     return Container(settings=settings, db=db, clock=clock or SystemClock(), cipher=cipher)
 
 

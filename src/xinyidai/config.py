@@ -31,6 +31,13 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class DataCipher(StrEnum):
+    """Ciphers for personal data at rest."""
+
+    AES_256_GCM = "aes-256-gcm"
+    SM4_GCM = "sm4-gcm"
+
+
 class NodeLevel(StrEnum):
     """The node's place in the national network (全国一体化融资信用服务平台网络)."""
 
@@ -70,6 +77,29 @@ class Settings(BaseSettings):
         description="Base64 of the 32-byte AES-256-GCM key that encrypts personal data at rest.",
     )
     data_key_id: str = Field("k1", description="Identifier of data_key, written beside each ciphertext for rotation.")
+    data_cipher: DataCipher = Field(
+        DataCipher.AES_256_GCM,
+        description="Cipher for new personal-data values: aes-256-gcm, or sm4-gcm where 国密 algorithms are required.",
+    )
+    data_keys_old: SecretStr = Field(
+        SecretStr(""),
+        description="Retired data keys, still read after a rotation: 'k1:<base64>,k2:<base64>' or a JSON object.",
+    )
+    data_digest_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Base64 secret for lookup digests of personal data; never rotates. Unset: derived from data_key — "
+            "set it to the first data key's value before the first rotation."
+        ),
+    )
+    audit_signing_key: SecretStr | None = Field(
+        None,
+        description="Ed25519 key (base64 seed or PKCS#8 PEM) that signs audit checkpoints; unset: derived from secret_key.",
+    )
+    audit_verify_keys_old: str = Field(
+        "", description="Verifier keys of retired checkpoint signing keys, comma-separated, so old checkpoints still verify."
+    )
+    audit_checkpoint_minutes: int = Field(10, ge=1, le=1440, description="How often a signed audit checkpoint is made.")
     access_token_minutes: int = Field(15, ge=1, le=120, description="Lifetime of OAuth2 client-credentials access tokens.")
     token_audience: str = Field("xinyidai-api", description="'aud' claim required in access tokens.")
     session_hours: int = Field(8, ge=1, le=72, description="Lifetime of a web login session.")

@@ -1,6 +1,84 @@
-"""Audit log: every change and every read of non-public data, hash-chained (审计日志)."""
+"""Audit log: every change and every read of non-public data, hash-chained and Merkle-tree checkpointed (审计日志)."""
 
-from xinyidai.audit.model import ChainProblem, ChainReport
+from xinyidai.audit.checkpoint import (
+    Checkpoint,
+    CheckpointFormatError,
+    CheckpointSigner,
+    TrailKeys,
+    VerifierKey,
+    keys_from_settings,
+    origin_for,
+    verify_checkpoint,
+)
+from xinyidai.audit.keyrotation import ColumnRotation, DigestWouldChange, pending_rotation, rotate_pii
+from xinyidai.audit.model import (
+    ChainProblem,
+    ChainReport,
+    LogProblem,
+    LogReport,
+    TrailDecision,
+    is_access_action,
+    may_read_trail,
+)
 from xinyidai.audit.service import EventView, count_since, recent, record, verify
+from xinyidai.audit.trail import (
+    AccessEntry,
+    AccessTrail,
+    CheckpointResult,
+    ConsistencyProof,
+    InclusionProof,
+    NotCheckpointed,
+    TrailIntegrityError,
+    access_trail,
+    checkpoint_at,
+    create_checkpoint,
+    integrate,
+    latest_checkpoint,
+    list_checkpoints,
+    prove_consistency,
+    prove_event,
+    verify_log,
+)
 
-__all__ = ["ChainProblem", "ChainReport", "EventView", "count_since", "recent", "record", "verify"]
+__all__ = [
+    "AccessEntry",
+    "AccessTrail",
+    "ChainProblem",
+    "ChainReport",
+    "Checkpoint",
+    "CheckpointFormatError",
+    "CheckpointResult",
+    "CheckpointSigner",
+    "ColumnRotation",
+    "ConsistencyProof",
+    "DigestWouldChange",
+    "EventView",
+    "InclusionProof",
+    "LogProblem",
+    "LogReport",
+    "NotCheckpointed",
+    "TrailDecision",
+    "TrailIntegrityError",
+    "TrailKeys",
+    "VerifierKey",
+    "access_trail",
+    "checkpoint_at",
+    "count_since",
+    "create_checkpoint",
+    "integrate",
+    "is_access_action",
+    "keys_from_settings",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "may_read_trail",
+    "origin_for",
+    "pending_rotation",
+    "prove_consistency",
+    "prove_event",
+    "recent",
+    "record",
+    "rotate_pii",
+    "verify",
+    "verify_checkpoint",
+    "verify_log",
+]

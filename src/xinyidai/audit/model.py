@@ -110,3 +110,70 @@ def verify_chain(events: Iterable[EventRecord]) -> ChainReport:
         prev = ev.hash
         expected_seq += 1
     return ChainReport(count, prev)
+
+
+# --- the access trail ------------------------------------------------------------------------------
+
+#: An event whose action ends with one of these (or starts with `access.`) is an access to its subject's data:
+#: it is listed on the subject's page 谁查询了我的信息. See audit/README.md for the contract.
+ACCESS_SUFFIXES: tuple[str, ...] = (".read", ".pull", ".verify", ".query", ".reveal_id", ".download", ".export")
+ACCESS_PREFIXES: tuple[str, ...] = ("access.",)
+#: Keys of an access event's `data` that the trail page shows (all optional).
+ACCESS_DATA_KEYS: tuple[str, ...] = (
+    "institution_id",
+    "institution_name",
+    "purpose",
+    "purpose_label",
+    "authorization_id",
+    "items",
+)
+
+
+def is_access_action(action: str) -> bool:
+    """Whether an event with this action is an access to its subject's data."""
+    return action.endswith(ACCESS_SUFFIXES) or action.startswith(ACCESS_PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class TrailDecision:
+    """Whether a caller may see a subject's access trail or an event's proof, and why."""
+
+    allowed: bool
+    reasons: tuple[str, ...]
+
+
+def may_read_trail(*, can_read_all: bool, can_read_own: bool, own_uscc: str | None, subject: str | None) -> TrailDecision:
+    """Deny unless a rule allows: auditors see every event; an enterprise sees the events about itself."""
+    if can_read_all:
+        return TrailDecision(True, ("持有审计日志查阅权限",))
+    if can_read_own and own_uscc and subject and own_uscc == subject:
+        return TrailDecision(True, ("查阅与本企业有关的访问记录",))
+    if can_read_own:
+        return TrailDecision(False, ("只能查阅与本企业有关的访问记录",))
+    return TrailDecision(False, ("缺少访问记录查阅权限",))
+
+
+@dataclass(frozen=True, slots=True)
+class LogProblem:
+    """The first thing wrong with the log: a bad or missing event, or a checkpoint that does not hold."""
+
+    seq: int | None
+    event_id: str | None
+    reason: str
+    checkpoint_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogReport:
+    """Result of verifying the chain, the stored Merkle tree and every checkpoint."""
+
+    events: int
+    head_hash: str
+    tree_size: int
+    checkpoints: int
+    problem: LogProblem | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was found wrong."""
+        return self.problem is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -42,8 +43,9 @@ def _audit_denial(container: Container, request: Request, actor: ActorRef, error
             actor=actor,
             action="access.denied",
             target_type="route",
-            target_id=f"{request.method} {request.url.path}",
+            target_id=f"{request.method} {request.url.path}"[:64],
             reasons=[error.code, error.detail],
+            data={"method": request.method, "path": request.url.path[:2000]},
         )
 
 
@@ -147,10 +149,32 @@ def _guards(dependant: Dependant) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    """One API route as served: its full path, methods and the dependencies in effect."""
+
+    path: str
+    methods: frozenset[str]
+    dependant: Dependant
+
+
+def api_routes(app: FastAPI) -> list[RouteInfo]:
+    """Every API route of the app, including those inside included routers.
+
+    Recent FastAPI versions keep included routers as wrapper objects in `app.routes` whose
+    effective routes (with the router's own dependencies merged in) are listed separately;
+    looking only at `app.routes` would miss them, and with them the deny-by-default check.
+    """
+    found: list[RouteInfo] = []
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            found.append(RouteInfo(route.path, frozenset(route.methods or ()), route.dependant))
+        elif hasattr(route, "effective_route_contexts"):
+            for ctx in route.effective_route_contexts():
+                found.append(RouteInfo(ctx.path, frozenset(ctx.methods or ()), ctx.dependant))
+    return found
+
+
 def unguarded_routes(app: FastAPI) -> list[str]:
     """Routes that declare neither a permission nor PUBLIC; the app refuses to start with any."""
-    missing: list[str] = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and not _guards(route.dependant):
-            missing.append(f"{sorted(route.methods or ())} {route.path}")
-    return missing
+    return [f"{sorted(r.methods)} {r.path}" for r in api_routes(app) if not _guards(r.dependant)]

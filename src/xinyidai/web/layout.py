@@ -76,6 +76,15 @@ _ACTION_LABELS = {
     "registry.subject.read": "查看主体登记信息",
     "registry.subject.read.denied": "查看主体被拒绝",
     "registry.subject.reveal_id": "查看证件号码明文",
+    "audit.trail.list": "查看访问记录",
+    "audit.trail.denied": "查看访问记录被拒绝",
+    "audit.proof.inclusion": "获取包含证明",
+    "audit.proof.denied": "获取包含证明被拒绝",
+    "audit.checkpoint.sign": "签署审计检查点",
+    "keys.pii.rotate": "轮换个人信息密钥",
+    "exchange.query": "接口调用查询",
+    "exchange.query.denied": "接口调用查询被拒绝",
+    "exchange.endpoint.set": "配置部门接口",
 }
 
 _VERSION_FIELD_LABELS = {"document_no": "文号", "issued_on": "发布日期", "effective_on": "施行日期", "categories": "信息类别"}
@@ -155,6 +164,7 @@ _NAV: tuple[tuple[str, str, Permission | None], ...] = (
     ("/", "工作台", Permission.HOME_READ),
     ("/subjects", "市场主体查询", Permission.SUBJECT_READ),
     ("/audit", "审计日志", Permission.AUDIT_READ),
+    ("/trail", "谁查询了我的信息", Permission.TRAIL_READ_OWN),
     ("/catalog", "信用信息目录", None),
     ("/uscc", "信用代码校验", None),
 )

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from tests.conftest import make_settings
@@ -16,7 +16,8 @@ from xinyidai.app import create_app
 from xinyidai.db import Database
 from xinyidai.kernel.clock import FrozenClock
 from xinyidai.kernel.pii import PiiCipher
-from xinyidai.principal import Role
+from xinyidai.principal import PUBLIC, Permission, Role, require
+from xinyidai.principal.deps import api_routes, unguarded_routes
 
 
 @pytest.fixture
@@ -32,10 +33,9 @@ def _sample_path(path: str) -> str:
 
 def test_every_route_is_guarded_and_anonymous_calls_are_denied(client: TestClient) -> None:
     public: set[str] = set()
-    app = client.app
-    for route in app.routes:  # type: ignore[attr-defined]
-        if not isinstance(route, APIRoute):
-            continue
+    routes = api_routes(client.app)  # type: ignore[arg-type]
+    assert len(routes) > 20  # included routers are walked, not just the app's own routes
+    for route in routes:
         for method in route.methods:
             if method == "HEAD":
                 continue
@@ -56,7 +56,35 @@ def test_every_route_is_guarded_and_anonymous_calls_are_denied(client: TestClien
         "POST /login",
         "GET /uscc",
         "GET /catalog",
+        "GET /api/v1/consent/keys",
+        "GET /api/v1/consent/purposes",
+        "POST /api/v1/authorizations/verify",
+        "GET /api/v1/audit/key",
+        "GET /api/v1/audit/checkpoints/latest",
+        "GET /api/v1/audit/checkpoints/{size}",
     }, public
+
+
+def test_an_unguarded_route_in_an_included_router_is_found() -> None:
+    app = FastAPI()
+    inner = APIRouter()
+
+    @inner.get("/open")
+    def open_route() -> dict[str, str]:
+        return {}
+
+    @inner.get("/guarded", dependencies=[Depends(require(Permission.SUBJECT_READ))])
+    def guarded() -> dict[str, str]:
+        return {}
+
+    @inner.get("/public", dependencies=[Depends(PUBLIC)])
+    def public_route() -> dict[str, str]:
+        return {}
+
+    outer = APIRouter(prefix="/api/v1")
+    outer.include_router(inner)
+    app.include_router(outer)
+    assert unguarded_routes(app) == ["['GET'] /api/v1/open"]
 
 
 def test_problem_details_for_unauthenticated_not_found_and_invalid(client: TestClient) -> None:
