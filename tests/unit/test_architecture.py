@@ -7,7 +7,7 @@ from pathlib import Path
 
 SRC = Path(__file__).parents[2] / "src" / "xinyidai"
 #: Packages that hold rules and data of one domain each.
-DOMAINS = {"audit", "catalog", "demodata", "job", "principal", "registry"}
+DOMAINS = {"audit", "catalog", "consent", "demodata", "exchange", "ingest", "job", "principal", "registry", "simulator"}
 #: Modules allowed to reach into any domain's internals: the composition roots.
 ROOTS = {"app", "demo", "db", "cli", "web"}
 
