@@ -48,6 +48,18 @@ class Permission(StrEnum):
     REPORT_REQUEST_OWN = "report:special:request"
     REPORT_READ = "report:report:read"
     TRAIL_READ_OWN = "audit:trail:read_own"
+    # Financing service: products, needs, matching, applications, loans.
+    PRODUCT_MANAGE = "product:product:manage"
+    PRODUCT_READ = "product:product:read"
+    NEED_CREATE = "product:need:create"
+    NEED_READ = "product:need:read"
+    MATCH_READ_OWN = "product:match:read_own"
+    APPLICATION_CREATE = "lending:application:create"
+    APPLICATION_DECIDE = "lending:application:decide"
+    APPLICATION_READ = "lending:application:read"
+    LOAN_MANAGE = "lending:loan:manage"
+    LOAN_READ_OWN = "lending:loan:read_own"
+    LENDING_OVERVIEW = "lending:overview:read"
 
 
 class Role(StrEnum):
@@ -78,7 +90,7 @@ ROLE_LABELS: dict[Role, str] = {
 }
 
 P = Permission
-_COMMON = {P.HOME_READ, P.SELF_READ}
+_COMMON = {P.HOME_READ, P.SELF_READ, P.PRODUCT_READ}
 
 _ENTERPRISE = {
     P.SUBJECT_READ_OWN,
@@ -88,8 +100,24 @@ _ENTERPRISE = {
     P.AUTHORIZATION_READ,
     P.REPORT_REQUEST_OWN,
     P.TRAIL_READ_OWN,
+    P.NEED_CREATE,
+    P.MATCH_READ_OWN,
+    P.APPLICATION_CREATE,
+    P.APPLICATION_READ,
+    P.LOAN_READ_OWN,
 }
-_INSTITUTION = {P.SUBJECT_READ, P.AUTHORIZATION_REQUEST, P.AUTHORIZATION_READ, P.REPORT_PULL, P.VERIFICATION_ASK}
+_INSTITUTION = {
+    P.SUBJECT_READ,
+    P.AUTHORIZATION_REQUEST,
+    P.AUTHORIZATION_READ,
+    P.REPORT_PULL,
+    P.VERIFICATION_ASK,
+    P.PRODUCT_MANAGE,
+    P.NEED_READ,
+    P.APPLICATION_DECIDE,
+    P.APPLICATION_READ,
+    P.LOAN_MANAGE,
+}
 _DEPARTMENT = {P.SUBJECT_READ, P.SOURCE_READ, P.BATCH_CREATE, P.BATCH_READ, P.RECORD_READ, P.OBJECTION_READ, P.OBJECTION_RESOLVE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -120,15 +148,30 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.EXCHANGE_QUERY,
             P.CONSENT_POLICY_MANAGE,
             P.REPORT_READ,
+            P.LENDING_OVERVIEW,
         }
     ),
-    Role.REGULATOR: frozenset(_COMMON | {P.SUBJECT_READ, P.METRICS_READ, P.QUALITY_READ, P.OBJECTION_READ}),
+    Role.REGULATOR: frozenset(_COMMON | {P.SUBJECT_READ, P.METRICS_READ, P.QUALITY_READ, P.OBJECTION_READ, P.LENDING_OVERVIEW}),
     Role.AUDITOR: frozenset(_COMMON | {P.AUDIT_READ, P.AUDIT_VERIFY, P.SUBJECT_READ}),
 }
 
 #: What an API client may be granted, by the kind of organisation it belongs to.
 CLIENT_GRANTABLE: dict[str, frozenset[Permission]] = {
-    "institution": frozenset({P.SUBJECT_READ, P.AUTHORIZATION_REQUEST, P.AUTHORIZATION_READ, P.REPORT_PULL, P.VERIFICATION_ASK}),
+    "institution": frozenset(
+        {
+            P.SUBJECT_READ,
+            P.AUTHORIZATION_REQUEST,
+            P.AUTHORIZATION_READ,
+            P.REPORT_PULL,
+            P.VERIFICATION_ASK,
+            P.PRODUCT_MANAGE,
+            P.PRODUCT_READ,
+            P.NEED_READ,
+            P.APPLICATION_DECIDE,
+            P.APPLICATION_READ,
+            P.LOAN_MANAGE,
+        }
+    ),
     "department": frozenset({P.SUBJECT_READ, P.SOURCE_READ, P.BATCH_CREATE, P.BATCH_READ, P.OBJECTION_READ, P.OBJECTION_RESOLVE}),
     "platform": frozenset({P.METRICS_READ, P.JOB_READ, P.AUDIT_VERIFY}),
 }
