@@ -15,7 +15,7 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xinyidai import __version__
+from xinyidai import __version__, consent
 from xinyidai.config import Settings
 from xinyidai.db import Database, create_database_engine
 from xinyidai.db import migrate as db_migrate
@@ -47,9 +47,9 @@ def build_container(settings: Settings, *, db: Database | None = None, clock: Cl
 def build_job_registry(container: Container) -> JobRegistry:
     """Every background job the platform runs; later capabilities register theirs here."""
     registry = JobRegistry(default_max_attempts=container.settings.job_max_attempts, services=container.services)
-    # Subscribers and their secrets arrive with the capabilities that push (authorizations, lending);
-    # until one is configured a delivery fails and is retried, then reported — never dropped.
-    webhooks = WebhookTransport(secret_for=lambda _destination: None, clock=container.clock)
+    # Each subscriber's secret is looked up by destination; a destination without one fails and is
+    # retried, then reported — never dropped.
+    webhooks = WebhookTransport(secret_for=consent.webhook_secret_lookup(container.db, container.cipher), clock=container.clock)
     register_builtin_jobs(registry, transports={"https": webhooks, "http": webhooks})
     for module in domain_modules("jobs"):
         module.register_jobs(registry, container)

@@ -100,6 +100,21 @@ class Settings(BaseSettings):
         "", description="Verifier keys of retired checkpoint signing keys, comma-separated, so old checkpoints still verify."
     )
     audit_checkpoint_minutes: int = Field(10, ge=1, le=1440, description="How often a signed audit checkpoint is made.")
+    consent_signing_algorithm: str = Field(
+        "EdDSA",
+        pattern=r"^(EdDSA|SM2SM3)$",
+        description="Algorithm signing authorization artefacts: EdDSA (Ed25519) or SM2SM3 (国密 SM2 with SM3).",
+    )
+    consent_signing_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Base64 private key signing authorization artefacts ('xinyidai consent generate-key'); required in "
+            "production, derived from secret_key elsewhere."
+        ),
+    )
+    consent_verify_keys_old: str = Field(
+        "", description="JSON list of public JWKs of retired artefact signing keys, still published so old artefacts verify."
+    )
     access_token_minutes: int = Field(15, ge=1, le=120, description="Lifetime of OAuth2 client-credentials access tokens.")
     token_audience: str = Field("xinyidai-api", description="'aud' claim required in access tokens.")
     session_hours: int = Field(8, ge=1, le=72, description="Lifetime of a web login session.")

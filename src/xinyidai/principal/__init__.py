@@ -13,6 +13,7 @@ from xinyidai.principal.deps import (
 from xinyidai.principal.model import ROLE_LABELS, ROLE_PERMISSIONS, Decision, Permission, Principal, Role, decide
 from xinyidai.principal.service import (
     ClientCredentials,
+    InstitutionView,
     IssuedToken,
     LoginResult,
     counts,
@@ -22,6 +23,7 @@ from xinyidai.principal.service import (
     create_user,
     find_department,
     find_institution,
+    get_institution,
     get_user_summary,
     issue_token,
     login,
@@ -40,6 +42,7 @@ __all__ = [
     "SESSION_COOKIE",
     "ClientCredentials",
     "Decision",
+    "InstitutionView",
     "IssuedToken",
     "LoginRequired",
     "LoginResult",
@@ -54,6 +57,7 @@ __all__ = [
     "decide",
     "find_department",
     "find_institution",
+    "get_institution",
     "get_user_summary",
     "issue_token",
     "login",

@@ -99,6 +99,27 @@ def find_institution(db: Database, *, code: str) -> uuid.UUID | None:
         return s.scalar(sa.select(Institution.id).where(Institution.code == code))
 
 
+@dataclass(frozen=True, slots=True)
+class InstitutionView:
+    """An institution as other domains show it."""
+
+    id: uuid.UUID
+    code: str
+    name: str
+    kind: str
+    region_code: str
+    uscc: str | None
+
+
+def get_institution(db: Database, *, institution_id: uuid.UUID) -> InstitutionView | None:
+    """An institution by id, or None."""
+    with db.transaction() as s:
+        row = s.get(Institution, institution_id)
+        if row is None:
+            return None
+        return InstitutionView(row.id, row.code, row.name, row.kind, row.region_code, row.uscc)
+
+
 def find_department(db: Database, *, code: str) -> uuid.UUID | None:
     """The id of the department with this code, if any."""
     with db.transaction() as s:
@@ -269,28 +290,52 @@ def login(
         return LoginResult(session_token=token, csrf_token=web.csrf_token, principal=principal)
 
 
-def reauthenticate(db: Database, *, clock: Clock, principal: Principal, password: str, purpose: str) -> None:
+def reauthenticate(
+    db: Database,
+    *,
+    clock: Clock,
+    principal: Principal,
+    password: str,
+    purpose: str,
+    max_failures: int = 5,
+    window_minutes: int = 15,
+) -> None:
     """Step-up check before a weighty act (approving an authorization): the user re-enters the password.
 
-    A wrong password is recorded (audited, and counted by the login throttle) and refused with 401.
+    A wrong password is recorded (audited, and counted by the login throttle) and refused with 401;
+    once the throttle's limit is reached, further attempts are refused with 429 without checking,
+    so a stolen session cannot be used to guess the password.
     """
     if principal.kind is not ActorKind.USER:
         raise Forbidden("该操作须由本人登录后确认")
+    now = clock.now()
+    throttled = False
     with db.transaction() as s:
         user = s.get(User, principal.id)
-        try:
-            ok = user is not None and user.is_active and _hasher.verify(user.password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            ok = False
-        if not ok:
-            s.add(LoginFailure(id=new_id(), username=user.username if user else "-", ip=None, at=clock.now()))
+        username = user.username if user else "-"
+        failures = s.scalar(
+            sa.select(sa.func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.username == username, LoginFailure.at >= now - timedelta(minutes=window_minutes))
+        )
+        throttled = (failures or 0) >= max_failures
+        ok = False
+        if not throttled:
+            try:
+                ok = user is not None and user.is_active and _hasher.verify(user.password_hash, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                ok = False
+        if not ok and not throttled:
+            s.add(LoginFailure(id=new_id(), username=username, ip=None, at=now))
         audit.record(
             s,
             actor=principal.ref,
-            action="principal.reauth" if ok else "principal.reauth.failed",
+            action="principal.reauth" if ok else "principal.reauth.throttled" if throttled else "principal.reauth.failed",
             subject=principal.enterprise_uscc,
             reasons=[purpose],
         )
+    if throttled:
+        raise Throttled(f"密码确认失败次数过多，请 {window_minutes} 分钟后再试")
     if not ok:
         raise Unauthenticated("密码错误，操作未执行")
 

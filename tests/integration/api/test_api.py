@@ -58,7 +58,6 @@ def test_every_route_is_guarded_and_anonymous_calls_are_denied(client: TestClien
         "GET /catalog",
         "GET /api/v1/consent/keys",
         "GET /api/v1/consent/purposes",
-        "POST /api/v1/authorizations/verify",
         "GET /api/v1/audit/key",
         "GET /api/v1/audit/checkpoints/latest",
         "GET /api/v1/audit/checkpoints/{size}",

@@ -176,3 +176,21 @@ def test_reauthenticate_requires_the_password_and_audits_both_outcomes(
     with db.transaction() as s:
         actions = s.scalars(sa.text("SELECT action FROM audit_event WHERE action LIKE 'principal.reauth%' ORDER BY seq")).all()
     assert actions == ["principal.reauth", "principal.reauth.failed"]
+
+
+def test_reauthenticate_is_throttled_like_login(db: Database, clock: FrozenClock, cipher: PiiCipher) -> None:
+    make_user(db, clock, cipher, role=Role.ENTERPRISE, username="ent-guess")
+    who = principal.login(db, clock=clock, username="ent-guess", password=PASSWORD, **LOGIN).principal
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            principal.reauthenticate(db, clock=clock, principal=who, password="guess-12345", purpose="批准授权", max_failures=3)
+    with pytest.raises(Throttled):
+        principal.reauthenticate(db, clock=clock, principal=who, password=PASSWORD, purpose="批准授权", max_failures=3)
+
+
+def test_get_institution(db: Database, clock: FrozenClock) -> None:
+    org = make_org(db, clock, "GI")
+    view = principal.get_institution(db, institution_id=org.institution_id)
+    assert view is not None
+    assert view.code == "BGI"
+    assert principal.get_institution(db, institution_id=org.department_id) is None
