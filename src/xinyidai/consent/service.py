@@ -604,8 +604,29 @@ def list_authorizations(
 # --- transitions --------------------------------------------------------------------------------
 
 
-def _endpoint_url(session: Session, institution_id: uuid.UUID) -> str | None:
+def endpoint_url(session: Session, institution_id: uuid.UUID) -> str | None:
+    """The institution's webhook URL, read in the caller's transaction (None when it has set none)."""
     return session.scalar(sa.select(ConsentEndpoint.url).where(ConsentEndpoint.institution_id == institution_id))
+
+
+_endpoint_url = endpoint_url
+
+
+def find_active_authorization(
+    db: Database, *, enterprise_uscc: str, institution_id: uuid.UUID, clock: Clock, purposes: Sequence[str] | None = None
+) -> uuid.UUID | None:
+    """The newest active, unexpired authorization of the enterprise to the institution (for one of `purposes`)."""
+    now = clock.now()
+    query = sa.select(ConsentAuthorization.id).where(
+        ConsentAuthorization.enterprise_uscc == enterprise_uscc.strip().upper(),
+        ConsentAuthorization.institution_id == institution_id,
+        ConsentAuthorization.status == AuthorizationStatus.ACTIVE.value,
+        ConsentAuthorization.expires_at > now,
+    )
+    if purposes:
+        query = query.where(ConsentAuthorization.purpose.in_(list(purposes)))
+    with db.transaction() as s:
+        return s.scalar(query.order_by(ConsentAuthorization.requested_at.desc()).limit(1))
 
 
 def _notice(
