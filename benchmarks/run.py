@@ -17,6 +17,8 @@ HERE = Path(__file__).parent
 PLANS: dict[str, tuple[list[str], list[str]]] = {
     "uscc": (["--codes", "1000000", "--runs", "3"], ["--codes", "100000", "--runs", "1"]),
     "demodata": (["--enterprises", "100000"], ["--enterprises", "5000"]),
+    "ingest": (["--rows", "1000000"], ["--rows", "20000", "--db", "sqlite", "--no-compare"]),
+    "matching": ([], ["--enterprises", "20000", "--runs", "20"]),
 }
 
 

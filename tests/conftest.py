@@ -29,12 +29,17 @@ def _backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get(PG_ENV) else ["sqlite"]
 
 
-def _pg_url_for_worker(base: str, worker: str) -> str:
+def _pg_admin(base: str) -> tuple[sa.URL, Engine]:
     url = sa.make_url(base)
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    name = f"{url.database or 'xinyidai_test'}_{worker}"
-    admin = create_database_engine(url.set(database="postgres").render_as_string(hide_password=False))
+    return url, create_database_engine(url.set(database="postgres").render_as_string(hide_password=False))
+
+
+def _pg_create(base: str, suffix: str) -> str:
+    """A new, empty database named after the configured one plus a suffix unique to this run."""
+    url, admin = _pg_admin(base)
+    name = f"{url.database or 'xinyidai_test'}_{suffix}"
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
@@ -42,17 +47,30 @@ def _pg_url_for_worker(base: str, worker: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def _pg_drop(url_text: str) -> None:
+    url, admin = _pg_admin(url_text)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session", params=_backends())
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A freshly migrated database URL for this test session, one per backend."""
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated database URL for this test session, one per backend.
+
+    PostgreSQL databases are named per run and worker, so concurrent runs on one server never
+    drop each other's databases; each is dropped when the session ends.
+    """
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     else:
-        url = _pg_url_for_worker(os.environ[PG_ENV], worker)
+        url = _pg_create(os.environ[PG_ENV], f"{worker}_{uuid.uuid4().hex[:8]}")
     create_database_engine(url).dispose()
     db_migrate.upgrade(url)
-    return url
+    yield url
+    if request.param == "postgresql":
+        _pg_drop(url)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from xinyidai import principal, registry
+from xinyidai import exchange, ingest, principal, registry, simulator
 from xinyidai.http.container import Container
 from xinyidai.kernel.actor import ActorRef
 from xinyidai.kernel.errors import Conflict
@@ -66,6 +66,44 @@ def seed_principals(container: Container, *, enterprise_uscc: str) -> list[DemoL
             )
         logins.append(DemoLogin(role, username, password, name))
     return logins
+
+
+SIMULATOR_PORT = 8100
+SIMULATOR_TOKEN = "demo-simulator-token"  # noqa: S105 - the demo's local department simulator only
+
+
+def load_demo_data(container: Container, data_dir: Path) -> list[ingest.DirectoryEntry]:
+    """Register the departments' sources and ingest every file the generator wrote (registration first)."""
+    departments = {"samr": dept} if (dept := principal.find_department(container.db, code="FZ-SAMR")) else None
+    ingest.seed_sources(container.db, DEMO_ACTOR, container.clock, departments=departments)
+    return ingest.ingest_directory(
+        container.db,
+        actor=DEMO_ACTOR,
+        clock=container.clock,
+        cipher=container.cipher,
+        var_dir=container.settings.var_dir,
+        directory=data_dir,
+    )
+
+
+@contextlib.contextmanager
+def department_simulator(container: Container, data_dir: Path, *, port: int = SIMULATOR_PORT) -> Iterator[str]:
+    """Serve the generated data as the departments' query interfaces (系统接口调用) and point the sources at it."""
+    index = simulator.DataIndex.load(data_dir)
+    app = simulator.create_simulator_app(index, default_token=SIMULATOR_TOKEN)
+    with simulator.running(app, port=port) as running:
+        url = f"http://127.0.0.1:{port}"
+        exchange.set_endpoints_at(
+            container.db,
+            actor=DEMO_ACTOR,
+            clock=container.clock,
+            cipher=container.cipher,
+            url=url,
+            token=SIMULATOR_TOKEN,
+            sources=index.departments(),
+        )
+        del running
+        yield url
 
 
 def read_csv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:

@@ -54,7 +54,7 @@ def demo(
     from xinyidai.app import build_container
     from xinyidai.db import create_database_engine
     from xinyidai.db import migrate as db_migrate
-    from xinyidai.demo import load_registration_file, read_csv_rows, seed_principals
+    from xinyidai.demo import department_simulator, load_demo_data, read_csv_rows, seed_principals
     from xinyidai.demodata import generate as run
 
     s = settings()
@@ -64,14 +64,18 @@ def demo(
     if not (data_dir / "manifest.json").exists():
         run(enterprises=enterprises, seed=seed, out_dir=data_dir, progress=_progress_bar(enterprises))
     container = build_container(s)
-    summary = load_registration_file(container, data_dir / "registration.csv")
     first_active = next(
         row["uscc"] for _line, row in read_csv_rows(data_dir / "registration.csv") if row["status"] in ("存续", "在业")
     )
     logins = seed_principals(container, enterprise_uscc=first_active)
-    loaded = f"新增 {summary.accepted}，更新 {summary.updated}，未变 {summary.unchanged}，拒收 {len(summary.rejected)}"
-    print(f"\n演示数据已载入：{loaded}")
-    print(f"数据文件目录：{data_dir}（其余部门文件将在数据归集功能上线后导入）")
+    print("\n演示数据归集（物理归集）：")
+    for entry in load_demo_data(container, data_dir):
+        if entry.result is None:
+            print(f"  {entry.file:<24} 未能读取：{entry.error}")
+            continue
+        r = entry.result
+        print(f"  {entry.file:<24} 新增 {r.accepted}，更新 {r.updated}，未变 {r.unchanged}，拒收 {r.rejected}")
+    print(f"数据文件目录：{data_dir}")
     print(f"\n平台地址：http://{s.host}:{s.port}/\n演示账号（每个角色一个）：")
     for login in logins:
         print(f"  {login.role.label:<12} 用户名 {login.username:<10} 密码 {login.password}")
@@ -81,7 +85,10 @@ def demo(
     if serve:
         from xinyidai.cli.serve_cmd import serve as run_server
 
-        run_server(host=None, port=None)
+        with department_simulator(build_container(s), data_dir) as url:
+            print(f"部门接口模拟服务：{url}（可用 POST {url}/_control 注入故障）\n")
+            sys.stdout.flush()
+            run_server(host=None, port=None)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,286 @@
+"""Bulk writes of the record store inside the batch's transaction: COPY on PostgreSQL, ``executemany`` on SQLite.
+
+The ORM is the wrong tool for a million rows: this module talks to the driver connection under the
+session (so it shares the session's transaction, or the test's savepoint) and sends whole columns.
+Values are written in exactly the forms SQLAlchemy's types read back (UUIDs as 32 hex digits on SQLite,
+ISO dates, UTC datetimes), so ORM reads of the same rows work unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from xinyidai.kernel.ids import new_id
+
+#: Columns of ``ingest_record`` in the order bulk writes send them.
+RECORD_COLUMNS: tuple[str, ...] = (
+    "id",
+    "item_code",
+    "subject_uscc",
+    "version",
+    "content_hash",
+    "data",
+    "pii",
+    "event_date",
+    "severity",
+    "publication_rule",
+    "publication_min_end",
+    "publication_end",
+    "retention_end",
+    "disputed",
+    "repaired",
+    "statement",
+    "source_id",
+    "batch_id",
+    "origin",
+    "received_at",
+)
+_REJECT_COLUMNS = ("id", "batch_id", "line", "field", "value", "code", "reason")
+#: Fields a new delivery replaces; flags, the statement and (after repair) the publication end stay.
+_UPDATED = (
+    "subject_uscc",
+    "content_hash",
+    "data",
+    "pii",
+    "event_date",
+    "severity",
+    "publication_rule",
+    "publication_min_end",
+    "retention_end",
+    "source_id",
+    "batch_id",
+    "origin",
+    "received_at",
+)
+_HISTORY_COLUMNS = (
+    "record_id",
+    "version",
+    "item_code",
+    "subject_uscc",
+    "content_hash",
+    "data",
+    "pii",
+    "event_date",
+    "publication_end",
+    "retention_end",
+    "source_id",
+    "batch_id",
+    "origin",
+    "received_at",
+    "superseded_at",
+)
+#: SQLite page cache during a batch (KiB, negative = size): a batch is one transaction, and dirty pages
+#: that do not fit are spilled to the WAL and re-read. 256 MiB keeps a million-row batch mostly in memory.
+SQLITE_BATCH_CACHE_KIB = 262_144
+
+
+def _sqlite_datetime(moment: datetime) -> str:
+    """A datetime as SQLAlchemy stores it on SQLite: naive UTC with microseconds."""
+    return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class BulkStore:
+    """Bulk reads and writes of one batch's records through the session's driver connection."""
+
+    def __init__(self, session: Session, *, item_code: str, batch_id: uuid.UUID, received_at: datetime) -> None:
+        self.session = session
+        self.item_code = item_code
+        self.batch_id = batch_id
+        self.received_at = received_at
+        self.dialect = session.get_bind().dialect.name
+        self.raw: Any = session.connection().connection.driver_connection
+        self._cache_before: int | None = None
+        self._staged = False
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        """Serialise batches of one item (PostgreSQL) and size the page cache (SQLite)."""
+        if self.dialect == "sqlite":
+            self._cache_before = int(self.raw.execute("PRAGMA cache_size").fetchone()[0])
+            self.raw.execute(f"PRAGMA cache_size=-{SQLITE_BATCH_CACHE_KIB}")
+        else:
+            with self.raw.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"xinyidai.ingest:{self.item_code}",))
+
+    def end(self) -> None:
+        """Restore connection settings changed by ``begin``."""
+        if self.dialect == "sqlite" and self._cache_before is not None:
+            self.raw.execute(f"PRAGMA cache_size={self._cache_before}")
+            self._cache_before = None
+
+    # --- reads ---------------------------------------------------------------------------------------
+
+    def existing(self, ids: pl.Series) -> pl.DataFrame:
+        """(id, content_hash, version) of the records among ``ids`` already in the store."""
+        schema = {"id": pl.String, "old_hash": pl.String, "old_version": pl.Int64}
+        if ids.is_empty():
+            return pl.DataFrame(schema=schema)
+        values = ids.to_list()
+        if self.dialect == "sqlite":
+            rows = self.raw.execute(
+                "SELECT r.id, r.content_hash, r.version FROM json_each(?) AS j JOIN ingest_record AS r ON r.id = j.value",
+                (json.dumps(values),),
+            ).fetchall()
+        else:
+            with self.raw.cursor() as cur:
+                cur.execute(
+                    "SELECT replace(id::text, '-', ''), content_hash, version FROM ingest_record WHERE id = ANY(%s::uuid[])",
+                    (values,),
+                )
+                rows = cur.fetchall()
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    # --- writes --------------------------------------------------------------------------------------
+
+    def _record_frame(self, rows: pl.DataFrame, *, version: int | None) -> pl.DataFrame:
+        """The rows as ``RECORD_COLUMNS``, in the text forms both databases read back."""
+        sqlite = self.dialect == "sqlite"
+        received = _sqlite_datetime(self.received_at) if sqlite else self.received_at.isoformat(sep=" ")
+        false = pl.lit(0) if sqlite else pl.lit(False)
+        return rows.select(
+            pl.col("id"),
+            pl.lit(self.item_code).alias("item_code"),
+            pl.col("subject_uscc"),
+            (pl.lit(version) if version is not None else pl.lit(1)).alias("version"),
+            pl.col("content_hash"),
+            pl.col("data"),
+            pl.col("pii"),
+            pl.col("event_date").dt.to_string("%Y-%m-%d"),
+            pl.col("severity"),
+            pl.col("publication_rule"),
+            pl.col("publication_min_end").dt.to_string("%Y-%m-%d"),
+            pl.col("publication_end").dt.to_string("%Y-%m-%d"),
+            pl.col("retention_end").dt.to_string("%Y-%m-%d"),
+            false.alias("disputed"),
+            false.alias("repaired"),
+            pl.lit(None, pl.String).alias("statement"),
+            pl.col("source_id"),
+            pl.lit(self.batch_id.hex).alias("batch_id"),
+            pl.lit("delivery").alias("origin"),
+            pl.lit(received).alias("received_at"),
+        )
+
+    def _copy(self, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
+        buffer = io.BytesIO()
+        frame.write_csv(buffer, include_header=False)
+        with self.raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buffer.getbuffer())
+
+    #: Columns that vary per row; the rest of a new record is the same for the whole batch.
+    _VARYING = (
+        "id",
+        "subject_uscc",
+        "content_hash",
+        "data",
+        "pii",
+        "event_date",
+        "severity",
+        "publication_rule",
+        "publication_min_end",
+        "publication_end",
+        "retention_end",
+        "source_id",
+    )
+
+    def _sqlite_insert(self) -> str:
+        """INSERT with the batch's constants as literals: fewer values to bind per row (all are ours, checked)."""
+        item, batch, received = self.item_code, self.batch_id.hex, _sqlite_datetime(self.received_at)
+        if not (item.replace("_", "").isalnum() and item.isascii()):
+            raise ValueError(f"unexpected item code {item!r}")
+        constants = {
+            "item_code": f"'{item}'",
+            "version": "1",
+            "disputed": "0",
+            "repaired": "0",
+            "statement": "NULL",
+            "batch_id": f"'{batch}'",
+            "origin": "'delivery'",
+            "received_at": f"'{received}'",
+        }
+        values = ", ".join(constants.get(c, "?") for c in RECORD_COLUMNS)
+        return f"INSERT INTO ingest_record ({', '.join(RECORD_COLUMNS)}) VALUES ({values})"
+
+    def insert_new(self, rows: pl.DataFrame) -> None:
+        """Insert records that are not in the store yet (version 1), in id order (the index fills in order)."""
+        if rows.is_empty():
+            return
+        if self.dialect == "sqlite":
+            varying = self._record_frame(rows.sort("id"), version=1).select(self._VARYING)
+            self.raw.executemany(self._sqlite_insert(), varying.iter_rows())
+        else:
+            self._copy("ingest_record", RECORD_COLUMNS, self._record_frame(rows.sort("id"), version=1))
+
+    def _stage(self, frame: pl.DataFrame) -> None:
+        if self.dialect == "sqlite":
+            if not self._staged:
+                self.raw.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_stage AS SELECT * FROM ingest_record WHERE 0")
+            self.raw.execute("DELETE FROM ingest_stage")
+            marks = ", ".join("?" for _ in RECORD_COLUMNS)
+            self.raw.executemany(f"INSERT INTO ingest_stage ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", frame.iter_rows())
+        else:
+            with self.raw.cursor() as cur:
+                if not self._staged:
+                    cur.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_stage (LIKE ingest_record) ON COMMIT DROP")
+                cur.execute("TRUNCATE ingest_stage")
+            self._copy("ingest_stage", RECORD_COLUMNS, frame)
+        self._staged = True
+
+    def update_changed(self, rows: pl.DataFrame) -> None:
+        """Replace records whose content changed: the current version is kept in the history first."""
+        if rows.is_empty():
+            return
+        self._stage(self._record_frame(rows.sort("id"), version=None))
+        sqlite = self.dialect == "sqlite"
+        superseded = _sqlite_datetime(self.received_at) if sqlite else self.received_at.isoformat(sep=" ")
+        history_source = ", ".join(
+            f"r.{c}" if c not in ("record_id", "superseded_at") else ("r.id" if c == "record_id" else "?" if sqlite else "%s")
+            for c in _HISTORY_COLUMNS
+        )
+        copy_history = (
+            f"INSERT INTO ingest_record_version ({', '.join(_HISTORY_COLUMNS)}) "
+            f"SELECT {history_source} FROM ingest_record AS r JOIN ingest_stage AS s ON r.id = s.id"
+        )
+        assignments = ", ".join(f"{c} = s.{c}" for c in _UPDATED)
+        keep_repaired = (
+            "publication_end = CASE WHEN ingest_record.repaired THEN ingest_record.publication_end ELSE s.publication_end END"
+        )
+        update = (
+            f"UPDATE ingest_record SET version = ingest_record.version + 1, {assignments}, {keep_repaired} "
+            "FROM ingest_stage AS s WHERE ingest_record.id = s.id"
+        )
+        if sqlite:
+            self.raw.execute(copy_history, (superseded,))
+            self.raw.execute(update)
+        else:
+            with self.raw.cursor() as cur:
+                cur.execute(copy_history, (superseded,))
+                cur.execute(update)
+
+    def insert_rejects(self, rejects: pl.DataFrame) -> None:
+        """Store a chunk's rejects (line, field, value, code, reason) under the batch."""
+        if rejects.is_empty():
+            return
+        ids = [new_id().hex for _ in range(rejects.height)]
+        frame = rejects.select(
+            pl.Series("id", ids, dtype=pl.String),
+            pl.lit(self.batch_id.hex).alias("batch_id"),
+            pl.col("line"),
+            pl.col("field"),
+            pl.col("value"),
+            pl.col("code"),
+            pl.col("reason"),
+        )
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" for _ in _REJECT_COLUMNS)
+            self.raw.executemany(f"INSERT INTO ingest_reject ({', '.join(_REJECT_COLUMNS)}) VALUES ({marks})", frame.iter_rows())
+        else:
+            self._copy("ingest_reject", _REJECT_COLUMNS, frame)
