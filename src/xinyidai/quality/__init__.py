@@ -1,0 +1,56 @@
+"""Data quality (数据质量): completeness, validity, timeliness, uniqueness and freshness per source and item,
+kept per batch and per day, with alerts for late and degraded sources."""
+
+from xinyidai.quality.feed import RecordDate, RecordDates, ingest_record_dates
+from xinyidai.quality.model import (
+    DEFAULT_THRESHOLDS,
+    AlertKind,
+    AlertStatus,
+    Channel,
+    Figures,
+    Thresholds,
+)
+from xinyidai.quality.service import (
+    AlertRun,
+    AlertView,
+    MonitorRun,
+    QualityRow,
+    SnapshotView,
+    TrendDay,
+    acknowledge_alert,
+    evaluate_alerts,
+    list_alerts,
+    measure_batch,
+    measure_calls,
+    measure_new_batches,
+    monitor,
+    overview,
+    set_thresholds,
+)
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "AlertKind",
+    "AlertRun",
+    "AlertStatus",
+    "AlertView",
+    "Channel",
+    "Figures",
+    "MonitorRun",
+    "QualityRow",
+    "RecordDate",
+    "RecordDates",
+    "SnapshotView",
+    "Thresholds",
+    "TrendDay",
+    "acknowledge_alert",
+    "evaluate_alerts",
+    "ingest_record_dates",
+    "list_alerts",
+    "measure_batch",
+    "measure_calls",
+    "measure_new_batches",
+    "monitor",
+    "overview",
+    "set_thresholds",
+]
