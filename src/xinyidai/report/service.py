@@ -1,0 +1,596 @@
+"""Report use cases: issue the public, authorized and special reports; serve them to their owner; verify them.
+
+Records come from `ingest.visible_records` (read first, in its own read transaction); the access
+decision, the number, the stored report and its audit event are then one write transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from xinyidai import audit, catalog, consent, ingest
+from xinyidai.consent import AccessAction, Keyring, Purpose, SignatureInvalid
+from xinyidai.db import Database
+from xinyidai.kernel.actor import ActorRef
+from xinyidai.kernel.clock import Clock, today
+from xinyidai.kernel.errors import Forbidden
+from xinyidai.kernel.ids import new_id
+from xinyidai.principal import Permission, Principal
+from xinyidai.report.model import (
+    MARK_REPAIRED,
+    SCHEMA,
+    SIGNATURE_TYPE,
+    VERIFY_PATH,
+    DailyLimitReached,
+    Entry,
+    ReportKind,
+    ReportNotFound,
+    SectionSpec,
+    advice,
+    build_sections,
+    check_period,
+    content_sha256,
+    in_period,
+    load_layout,
+    new_verification_code,
+    normalize_code,
+    presented_content,
+    report_number,
+    shown_value,
+    signature_claims,
+)
+from xinyidai.report.tables import Report, ReportSequence
+
+#: Fields of a record that may carry the subject's name (registration first).
+_NAME_FIELDS = ("name", "subject_name", "CF_XDR_MC", "XK_XDR_MC")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportDocument:
+    """An issued report: its metadata, the signed document, its hash and the platform's signature."""
+
+    id: uuid.UUID
+    number: str
+    kind: ReportKind
+    special_type: str | None
+    subject_uscc: str
+    subject_name: str | None
+    generated_at: datetime
+    verification_code: str
+    sha256: str
+    signature: str
+    key_id: str
+    content: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        """The report's Chinese title."""
+        return str(self.content["title"])
+
+    def envelope(self) -> dict[str, Any]:
+        """What a JSON download holds: the document, its hash and the signature over it."""
+        return {
+            "report": self.content,
+            "sha256": self.sha256,
+            "signature": self.signature,
+            "signature_type": SIGNATURE_TYPE,
+            "key_id": self.key_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReportSummary:
+    """One line of a list of reports."""
+
+    number: str
+    kind: ReportKind
+    title: str
+    subject_uscc: str
+    subject_name: str | None
+    generated_at: datetime
+    verification_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportVerification:
+    """What the public verification tells about a code, and whether a presented document matches."""
+
+    number: str
+    kind: ReportKind
+    title: str
+    subject_uscc: str
+    subject_name: str | None
+    generated_at: datetime
+    sha256: str
+    key_id: str
+    #: The platform's signature over the stored hash verifies with a published key.
+    signature_valid: bool
+    #: None when nothing was presented; else whether the presented document hashes to the signed hash.
+    matches: bool | None
+    presented_sha256: str | None
+    signature: str
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _items_in_force(on: date) -> list[catalog.Item]:
+    version = catalog.version_for(None, on=on)
+    return [item for category in version.categories for item in version.items_in(category.code)]
+
+
+def _entry(record: ingest.RecordView, item: catalog.Item | None) -> Entry:
+    fields: list[tuple[str, str]] = []
+    if item is not None:
+        for spec in item.record_schema:
+            if spec.name == item.subject_field:
+                continue
+            value = record.data.get(spec.name)
+            if value is None or value == "":
+                continue
+            is_id = spec.type is catalog.FieldType.ID_NUMBER or spec.name.endswith("ZJHM") or spec.name.endswith("_id_no")
+            fields.append((spec.label_zh, shown_value(value, personal=spec.personal or is_id, id_number=is_id)))
+    return Entry(
+        record_id=str(record.id),
+        item_code=record.item_code,
+        item_name=record.item_name,
+        category=item.category if item is not None else "",
+        event_date=record.event_date,
+        fields=tuple(fields),
+        negative=record.negative,
+        disputed=record.disputed,
+        repaired=record.repaired,
+        statement=record.statement,
+    )
+
+
+def _entries(records: Iterable[ingest.RecordView]) -> list[Entry]:
+    cat = catalog.load_catalog()
+    out: list[Entry] = []
+    for record in records:
+        try:
+            item: catalog.Item | None = cat.item(record.item_code)
+        except catalog.NotInCatalog:
+            item = None
+        out.append(_entry(record, item))
+    return out
+
+
+def _subject_name(records: Sequence[ingest.RecordView]) -> str | None:
+    ordered = sorted(records, key=lambda r: r.item_code != "registration")
+    for record in ordered:
+        for name in _NAME_FIELDS:
+            value = record.data.get(name)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return None
+
+
+def _owner_of(who: Principal | None) -> str | None:
+    if who is None:
+        return None
+    if who.institution_id is not None:
+        return f"institution:{who.institution_id}"
+    if who.enterprise_uscc:
+        return f"enterprise:{who.enterprise_uscc}"
+    return f"user:{who.id}"
+
+
+def _actor(who: Principal | None) -> ActorRef:
+    return who.ref if who is not None else ActorRef.anonymous()
+
+
+def _next_sequence(session: Session, node_id: str, day: date) -> int:
+    """Take the next number of the day atomically (an upsert, so concurrent issuers never collide)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = (
+        insert(ReportSequence)
+        .values(node_id=node_id, day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=[ReportSequence.node_id, ReportSequence.day], set_={"last": ReportSequence.last + 1}
+        )
+        .returning(ReportSequence.last)
+    )
+    return int(session.execute(upsert).scalar_one())
+
+
+def _document(row: Report) -> ReportDocument:
+    return ReportDocument(
+        id=row.id,
+        number=row.number,
+        kind=ReportKind(row.kind),
+        special_type=row.special_type,
+        subject_uscc=row.subject_uscc,
+        subject_name=row.subject_name,
+        generated_at=row.generated_at,
+        verification_code=row.verification_code,
+        sha256=row.content_sha256,
+        signature=row.signature,
+        key_id=row.key_id,
+        content=dict(row.content),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    kind: ReportKind
+    title: str
+    uscc: str
+    subject_name: str | None
+    sections: list[dict[str, Any]]
+    advice: list[str]
+    extra: dict[str, Any]
+    owner: str | None
+    special_type: str | None = None
+    authorization_id: uuid.UUID | None = None
+    purpose: str | None = None
+    period: tuple[date, date] | None = None
+    daily_key: str | None = None
+
+
+def _issue(session: Session, *, node_id: str, clock: Clock, keyring: Keyring, who: Principal | None, draft: _Draft) -> Report:
+    """Number, sign and store a report in the caller's transaction; audited as ``report.<kind>.issue``."""
+    at = clock.now()
+    day = today(clock)
+    number = report_number(node_id, day, _next_sequence(session, node_id, day))
+    code = new_verification_code()
+    content: dict[str, Any] = {
+        "schema": SCHEMA,
+        "number": number,
+        "kind": draft.kind.value,
+        "title": draft.title,
+        "node_id": node_id,
+        "generated_at": at.isoformat(),
+        "verification": {"code": code, "path": VERIFY_PATH},
+        "subject": {"uscc": draft.uscc, "name": draft.subject_name},
+        "catalog_version": catalog.version_for(None, on=day).key,
+        "sections": draft.sections,
+        "advice": draft.advice,
+        "notes": [
+            "本报告仅记载平台归集的信用信息事实，不作评价。",
+            "个人证件号码等个人信息已按规定屏蔽显示。",
+            "可凭验证码在平台公开页面核验本报告的真实性与完整性。",
+        ],
+        **draft.extra,
+    }
+    sha = content_sha256(content)
+    signature = keyring.sign(signature_claims(content, sha), typ=SIGNATURE_TYPE)
+    row = Report(
+        id=new_id(),
+        number=number,
+        verification_code=code,
+        kind=draft.kind.value,
+        special_type=draft.special_type,
+        subject_uscc=draft.uscc,
+        subject_name=draft.subject_name,
+        owner=draft.owner,
+        requested_by=str(who.id) if who is not None else "anonymous",
+        authorization_id=draft.authorization_id,
+        purpose=draft.purpose,
+        period_from=draft.period[0] if draft.period else None,
+        period_to=draft.period[1] if draft.period else None,
+        daily_key=draft.daily_key,
+        generated_at=at,
+        content_sha256=sha,
+        signature=signature,
+        key_id=keyring.kid,
+        content=content,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=_actor(who),
+        action=f"report.{draft.kind.value}.issue",
+        subject=draft.uscc,
+        target_type="report",
+        target_id=row.id,
+        data={
+            "number": number,
+            "sha256": sha,
+            "authorization_id": str(draft.authorization_id) if draft.authorization_id else None,
+            "special_type": draft.special_type,
+        },
+        clock=clock,
+    )
+    return row
+
+
+def _normalize_uscc(code: str) -> str:
+    return code.strip().upper()
+
+
+# --- use cases -----------------------------------------------------------------------------------
+
+
+def create_public_report(db: Database, *, actor: Principal | None, clock: Clock, keyring: Keyring, uscc: str) -> ReportDocument:
+    """公共信用信息报告 of any subject, for anyone: public items in publication, in the standard's sections."""
+    code = _normalize_uscc(uscc)
+    day = today(clock)
+    layout = load_layout()
+    public = [i.code for i in _items_in_force(day) if i.disclosure is catalog.Disclosure.PUBLIC]
+    records = ingest.visible_records(db, uscc=code, items=public, as_of=day)
+    entries = _entries(records)
+    draft = _Draft(
+        kind=ReportKind.PUBLIC,
+        title=layout.public_title,
+        uscc=code,
+        subject_name=_subject_name(records),
+        sections=build_sections(entries, layout.public_sections),
+        advice=advice(entries, layout),
+        extra={"scope": "public"},
+        owner=_owner_of(actor),
+    )
+    with db.transaction() as s:
+        row = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
+        return _document(row)
+
+
+def create_authorized_report(
+    db: Database,
+    *,
+    actor: Principal,
+    clock: Clock,
+    keyring: Keyring,
+    uscc: str,
+    authorization_id: uuid.UUID,
+    purpose: Purpose,
+) -> ReportDocument:
+    """The report an institution pulls under an authorization: public items plus the authorized ones, by scope.
+
+    `consent.check_access` (action report → audit ``consent.access.pull``) decides every non-public
+    item; records of allowed items are clipped to the authorization's data range. When no non-public
+    item is allowed — authorization missing, another institution's (404), paused, revoked, expired,
+    for another purpose or subject, or its cap used up (403) — nothing is issued, and the denial event stays.
+    """
+    code = _normalize_uscc(uscc)
+    day = today(clock)
+    layout = load_layout()
+    items = _items_in_force(day)
+    public = [i.code for i in items if i.disclosure is catalog.Disclosure.PUBLIC]
+    private = [i.code for i in items if i.disclosure is not catalog.Disclosure.PUBLIC]
+    records = ingest.visible_records(db, uscc=code, items=public + private, as_of=day)
+    refused: consent.AccessCheck | None = None
+    with db.transaction() as s:
+        check = consent.check_access(
+            s,
+            principal=actor,
+            action=AccessAction.REPORT,
+            subject_uscc=code,
+            items=private,
+            purpose=purpose,
+            authorization_id=authorization_id,
+            clock=clock,
+        )
+        if not check.allowed_items:
+            refused = check
+        else:
+            allowed = set(check.allowed_items)
+            window = check.data_range
+            kept = [
+                r
+                for r in records
+                if r.item_code in public
+                or (
+                    r.item_code in allowed
+                    and (window is None or (r.event_date is not None and window.start <= r.event_date <= window.end))
+                )
+            ]
+            entries = _entries(kept)
+            draft = _Draft(
+                kind=ReportKind.AUTHORIZED,
+                title=ReportKind.AUTHORIZED.label_zh,
+                uscc=code,
+                subject_name=_subject_name(records),
+                sections=build_sections(entries, layout.public_sections),
+                advice=advice(entries, layout),
+                extra={
+                    "scope": "public+authorized",
+                    "authorization": {
+                        "id": str(authorization_id),
+                        "purpose": purpose.value,
+                        "purpose_label": purpose.label_zh,
+                        "institution_id": str(actor.institution_id),
+                        "items": sorted(allowed),
+                        "data_range": {"from": window.start.isoformat(), "to": window.end.isoformat()} if window else None,
+                        "access_event_id": str(check.audit_event_id),
+                    },
+                },
+                owner=_owner_of(actor),
+                authorization_id=authorization_id,
+                purpose=purpose.value,
+            )
+            row = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
+            document = _document(row)
+    if refused is not None:
+        refused.raise_for_denial()
+        raise consent.AccessDenied("授权未覆盖任何非公开信息项")  # pragma: no cover - raise_for_denial always raises here
+    return document
+
+
+def create_special_report(
+    db: Database,
+    *,
+    actor: Principal,
+    clock: Clock,
+    keyring: Keyring,
+    report_type: str,
+    period_from: date,
+    period_to: date,
+) -> ReportDocument:
+    """专项信用报告 an enterprise requests for itself: the chosen period (up to 5 years), the type's sections,
+    repaired records shown marked 已修复, one request per type per China day (409 past it)."""
+    if not actor.enterprise_uscc:
+        raise Forbidden("只有企业可以申请本企业的专项信用报告")
+    code = _normalize_uscc(actor.enterprise_uscc)
+    day = today(clock)
+    layout = load_layout()
+    special = layout.special_type(report_type)
+    check_period(period_from, period_to, today=day)
+    sections: tuple[SectionSpec, ...] = layout.special_items(special)
+    wanted = sorted({i for s in sections for i in s.items})
+    daily_key = f"{code}:{special.code}:{day.isoformat()}"
+    with db.transaction() as s:
+        taken = s.scalar(sa.select(Report.id).where(Report.daily_key == daily_key))
+        if taken is not None:
+            audit.record(
+                s,
+                actor=actor.ref,
+                action="report.special.refused",
+                subject=code,
+                reasons=[f"今日已申请过{special.title}"],
+                data={"special_type": special.code},
+                clock=clock,
+            )
+    if taken is not None:
+        raise DailyLimitReached(f"今日已申请过{special.title}，请明日再申请")
+    records = ingest.visible_records(db, uscc=code, items=wanted, as_of=day, include_unpublished=True)
+    kept = [r for r in records if (r.published_on(day) or r.repaired) and in_period(r.event_date, period_from, period_to)]
+    entries = _entries(kept)
+    draft = _Draft(
+        kind=ReportKind.SPECIAL,
+        title=special.title,
+        uscc=code,
+        subject_name=_subject_name(records),
+        sections=build_sections(entries, sections),
+        advice=advice(entries, layout),
+        extra={
+            "special_type": special.code,
+            "period": {"from": period_from.isoformat(), "to": period_to.isoformat()},
+            "conclusion": (
+                "报告期内未发现行政处罚、行政强制及严重失信名单信息。"
+                if not entries
+                else f"报告期内共有 {len(entries)} 条相关信息，其中 {sum(e.repaired for e in entries)} 条{MARK_REPAIRED}。"
+            ),
+        },
+        owner=_owner_of(actor),
+        special_type=special.code,
+        period=(period_from, period_to),
+        daily_key=daily_key,
+    )
+    try:
+        with db.transaction() as s:
+            row = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
+            return _document(row)
+    except IntegrityError as exc:  # a concurrent request of the same type won the day's slot
+        if "daily_key" in str(exc.orig) or "report" in str(exc.orig):
+            raise DailyLimitReached(f"今日已申请过{special.title}，请明日再申请") from exc
+        raise
+
+
+def get_report(db: Database, *, actor: Principal, clock: Clock, number: str) -> ReportDocument:
+    """A report for its owner (the institution, enterprise or user that had it issued) or an operator holding
+    report:report:read; anyone else gets 404, audited. Non-public reports are audited as downloads."""
+    with db.transaction() as s:
+        row = s.scalar(sa.select(Report).where(Report.number == number.strip().upper()))
+        mine = row is not None and row.owner is not None and row.owner == _owner_of(actor)
+        operator = Permission.REPORT_READ in actor.permissions
+        if row is None or not (mine or operator):
+            audit.record(
+                s,
+                actor=actor.ref,
+                action="report.report.read.denied",
+                subject=row.subject_uscc if row is not None else None,
+                target_type="report",
+                reasons=["报告不存在或不属于本人/本机构"],
+                data={"number": number[:64]},
+                clock=clock,
+            )
+            denied = True
+        else:
+            denied = False
+            if row.kind != ReportKind.PUBLIC.value or not mine:
+                audit.record(
+                    s,
+                    actor=actor.ref,
+                    action="report.report.download",
+                    subject=row.subject_uscc,
+                    target_type="report",
+                    target_id=row.id,
+                    data={
+                        "number": row.number,
+                        "institution_id": str(actor.institution_id) if actor.institution_id else None,
+                        "authorization_id": str(row.authorization_id) if row.authorization_id else None,
+                        "purpose": row.purpose,
+                    },
+                    clock=clock,
+                )
+            document = _document(row)
+    if denied:
+        raise ReportNotFound()
+    return document
+
+
+def list_reports(db: Database, *, actor: Principal, limit: int = 100) -> list[ReportSummary]:
+    """The caller's own reports, newest first."""
+    owner = _owner_of(actor)
+    with db.transaction() as s:
+        rows = s.scalars(
+            sa.select(Report).where(Report.owner == owner).order_by(Report.generated_at.desc(), Report.number.desc()).limit(limit)
+        ).all()
+        return [
+            ReportSummary(
+                number=r.number,
+                kind=ReportKind(r.kind),
+                title=str(r.content.get("title", ReportKind(r.kind).label_zh)),
+                subject_uscc=r.subject_uscc,
+                subject_name=r.subject_name,
+                generated_at=r.generated_at,
+                verification_code=r.verification_code,
+            )
+            for r in rows
+        ]
+
+
+def _signature_valid(keyring: Keyring, row: Report) -> bool:
+    try:
+        claims = keyring.verify(row.signature, expected_type=SIGNATURE_TYPE).payload
+    except SignatureInvalid:
+        return False
+    return claims.get("sha256") == row.content_sha256 and claims.get("number") == row.number
+
+
+def verify_report(db: Database, *, keyring: Keyring, code: str, presented: Mapping[str, Any] | None = None) -> ReportVerification:
+    """Public check of a verification code: the report's facts, whether the platform's signature holds, and —
+    when a document (the JSON download, or the JSON embedded in the PDF) is presented — whether it is unaltered."""
+    canonical = normalize_code(code)
+    if not canonical:
+        raise ReportNotFound("验证码格式不正确")
+    with db.transaction() as s:
+        row = s.scalar(sa.select(Report).where(Report.verification_code == canonical))
+        if row is None:
+            raise ReportNotFound("验证码不存在")
+        valid = _signature_valid(keyring, row) and content_sha256(row.content) == row.content_sha256
+        matches: bool | None = None
+        presented_sha: str | None = None
+        if presented is not None:
+            document = presented_content(presented)
+            if document is None:
+                matches = False
+            else:
+                presented_sha = content_sha256(document)
+                matches = presented_sha == row.content_sha256
+        return ReportVerification(
+            number=row.number,
+            kind=ReportKind(row.kind),
+            title=str(row.content.get("title", ReportKind(row.kind).label_zh)),
+            subject_uscc=row.subject_uscc,
+            subject_name=row.subject_name,
+            generated_at=row.generated_at,
+            sha256=row.content_sha256,
+            key_id=row.key_id,
+            signature_valid=valid,
+            matches=matches,
+            presented_sha256=presented_sha,
+            signature=row.signature,
+        )
