@@ -7,7 +7,24 @@ from pathlib import Path
 
 SRC = Path(__file__).parents[2] / "src" / "xinyidai"
 #: Packages that hold rules and data of one domain each.
-DOMAINS = {"audit", "catalog", "consent", "demodata", "exchange", "ingest", "job", "principal", "registry", "simulator"}
+DOMAINS = {
+    "audit",
+    "catalog",
+    "consent",
+    "demodata",
+    "exchange",
+    "ingest",
+    "job",
+    "lending",
+    "objection",
+    "principal",
+    "product",
+    "quality",
+    "registry",
+    "report",
+    "simulator",
+    "verification",
+}
 #: Modules allowed to reach into any domain's internals: the composition roots.
 ROOTS = {"app", "demo", "db", "cli", "web"}
 

@@ -59,6 +59,12 @@ def test_every_route_is_guarded_and_anonymous_calls_are_denied(client: TestClien
         "GET /api/v1/consent/keys",
         "GET /api/v1/consent/purposes",
         "GET /api/v1/audit/key",
+        "POST /api/v1/verifications/verify",
+        "POST /api/v1/reports/public",
+        "GET /api/v1/reports/verify/{code}",
+        "POST /api/v1/reports/verify/{code}",
+        "GET /reports/verify",
+        "POST /reports/verify",
         "GET /api/v1/audit/checkpoints/latest",
         "GET /api/v1/audit/checkpoints/{size}",
     }, public
