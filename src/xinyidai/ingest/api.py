@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, Response
 
 from xinyidai.http.container import Container, get_container
 from xinyidai.ingest import service
-from xinyidai.ingest.model import Channel
+from xinyidai.ingest.model import Channel, UploadTooLarge
 from xinyidai.ingest.schemas import BatchPage, BatchRead, RejectPage, RejectRead, SourceCreate, SourcePage, SourceRead
 from xinyidai.ingest.upload import receive
 from xinyidai.kernel.errors import Forbidden
@@ -54,13 +54,25 @@ async def create_batch(
     if restricted and tenant is None:
         raise Forbidden("该账号未关联数据源部门，不能报送数据")
     settings = container.settings
-    received = await receive(
-        request.stream(),
-        content_type=request.headers.get("content-type", ""),
-        content_length=request.headers.get("content-length"),
-        limit=settings.max_upload_mb * 1024 * 1024,
-        directory=settings.var_dir / "uploads",
-    )
+    try:
+        received = await receive(
+            request.stream(),
+            content_type=request.headers.get("content-type", ""),
+            content_length=request.headers.get("content-length"),
+            limit=settings.max_upload_mb * 1024 * 1024,
+            directory=settings.var_dir / "uploads",
+        )
+    except UploadTooLarge as exc:
+        # A refusal leaves its trace: recorded and committed before the 413 is raised.
+        await run_in_threadpool(
+            service.record_refused_upload,
+            container.db,
+            actor=principal.ref,
+            limit_mb=settings.max_upload_mb,
+            content_length=request.headers.get("content-length"),
+            reason=exc.detail,
+        )
+        raise
     try:
         name = Path(filename or received.file_name or received.fields.get("filename") or "upload").name
         result = await run_in_threadpool(

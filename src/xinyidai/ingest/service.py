@@ -951,6 +951,18 @@ class DirectoryEntry:
     error: str | None
 
 
+def record_refused_upload(db: Database, *, actor: ActorRef, limit_mb: int, content_length: str | None, reason: str) -> None:
+    """Audit an upload refused before it became a batch (too large), in a transaction of its own."""
+    with db.transaction() as s:
+        audit.record(
+            s,
+            actor=actor,
+            action="ingest.batch.refused",
+            reasons=[reason],
+            data={"limit_mb": limit_mb, "content_length": content_length},
+        )
+
+
 def ingest_directory(
     db: Database,
     *,

@@ -114,6 +114,8 @@ _ACTION_LABELS = {
     "verification.ask": "数据核验提问",
     "ingest.batch.create": "报送归集批次",
     "ingest.batch.replay": "重复报送（未变更）",
+    "ingest.batch.refused": "报送被拒绝（超过大小限制）",
+    "verification.question.refused": "核验提问被拒绝（超过次数上限）",
     "ingest.record.correct": "更正信用记录",
     "ingest.record.dispute": "标注有异议",
     "ingest.record.dispute_clear": "撤销异议标注",
