@@ -19,6 +19,7 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     "demodata": (["--enterprises", "100000"], ["--enterprises", "5000"]),
     "ingest": (["--rows", "1000000"], ["--rows", "20000", "--db", "sqlite", "--no-compare"]),
     "matching": ([], ["--enterprises", "20000", "--runs", "20"]),
+    "report_api": (["--db", "both", "--seconds", "8"], ["--db", "sqlite", "--seconds", "2"]),
 }
 
 
