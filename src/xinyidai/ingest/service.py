@@ -1339,16 +1339,15 @@ def _locked(session: Session, record_id: uuid.UUID) -> Record:
     return row
 
 
-def mark_disputed(
-    session: Session, *, actor: ActorRef, record_id: uuid.UUID, reason: str, objection_id: object | None = None
+def _set_disputed(
+    session: Session, *, actor: ActorRef, record_id: uuid.UUID, disputed: bool, reason: str, objection_id: object | None
 ) -> RecordView:
-    """Flag a record 有异议 at once, wherever it is shown (objection filed); audited in the caller's transaction."""
     row = _locked(session, record_id)
-    row.disputed = True
+    row.disputed = disputed
     audit.record(
         session,
         actor=actor,
-        action="ingest.record.dispute",
+        action="ingest.record.dispute" if disputed else "ingest.record.dispute_clear",
         subject=row.subject_uscc,
         target_type="record",
         target_id=row.id,
@@ -1356,25 +1355,20 @@ def mark_disputed(
         data={"objection_id": objection_id},
     )
     return _record_view(row)
+
+
+def mark_disputed(
+    session: Session, *, actor: ActorRef, record_id: uuid.UUID, reason: str, objection_id: object | None = None
+) -> RecordView:
+    """Flag a record 有异议 at once, wherever it is shown (objection filed); audited in the caller's transaction."""
+    return _set_disputed(session, actor=actor, record_id=record_id, disputed=True, reason=reason, objection_id=objection_id)
 
 
 def clear_disputed(
     session: Session, *, actor: ActorRef, record_id: uuid.UUID, reason: str, objection_id: object | None = None
 ) -> RecordView:
     """Remove the 有异议 flag (objection upheld or withdrawn); audited."""
-    row = _locked(session, record_id)
-    row.disputed = False
-    audit.record(
-        session,
-        actor=actor,
-        action="ingest.record.dispute_clear",
-        subject=row.subject_uscc,
-        target_type="record",
-        target_id=row.id,
-        reasons=[reason],
-        data={"objection_id": objection_id},
-    )
-    return _record_view(row)
+    return _set_disputed(session, actor=actor, record_id=record_id, disputed=False, reason=reason, objection_id=objection_id)
 
 
 def attach_statement(session: Session, *, actor: ActorRef, record_id: uuid.UUID, statement: str) -> RecordView:
