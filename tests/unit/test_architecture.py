@@ -12,6 +12,7 @@ DOMAINS = {
     "catalog",
     "consent",
     "demodata",
+    "evaluation",
     "exchange",
     "ingest",
     "job",
@@ -22,6 +23,7 @@ DOMAINS = {
     "quality",
     "registry",
     "report",
+    "scorecard",
     "simulator",
     "verification",
 }
