@@ -1,4 +1,5 @@
-"""The demo: one organisation and one login per role, and registration data loaded from the generator."""
+"""The demo: one organisation and one login per role, registration data loaded from the generator, and the
+financing service's demo data (products, needs, applications in every state, a loan)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from xinyidai import exchange, ingest, principal, registry, simulator
 from xinyidai.http.container import Container
 from xinyidai.kernel.actor import ActorRef
 from xinyidai.kernel.errors import Conflict
+from xinyidai.lending.seed import DemoFinancing, seed_demo
 from xinyidai.principal import Role
 
 DEMO_ACTOR = ActorRef.system("demo")
@@ -76,7 +78,7 @@ def load_demo_data(container: Container, data_dir: Path) -> list[ingest.Director
     """Register the departments' sources and ingest every file the generator wrote (registration first)."""
     departments = {"samr": dept} if (dept := principal.find_department(container.db, code="FZ-SAMR")) else None
     ingest.seed_sources(container.db, DEMO_ACTOR, container.clock, departments=departments)
-    return ingest.ingest_directory(
+    entries = ingest.ingest_directory(
         container.db,
         actor=DEMO_ACTOR,
         clock=container.clock,
@@ -84,6 +86,30 @@ def load_demo_data(container: Container, data_dir: Path) -> list[ingest.Director
         var_dir=container.settings.var_dir,
         directory=data_dir,
     )
+    registration = data_dir / "registration.csv"
+    if registration.exists():
+        # The demo enterprise is the first active one (as `xinyidai demo` picks it); the next ones fill the queues.
+        active = [row["uscc"] for _line, row in read_csv_rows(registration) if row["status"] in ("存续", "在业")]
+        if len(active) >= 2:
+            seed_financing(container, enterprise_uscc=active[0], other_usccs=active[1:5])
+    return entries
+
+
+def seed_financing(container: Container, *, enterprise_uscc: str, other_usccs: list[str]) -> DemoFinancing:
+    """The financing service's demo data for the demo bank and a second institution (idempotent): products the demo
+    enterprise can find in 产品超市, needs, and applications in every state for the officer's queue and the regulator."""
+    db, clock = container.db, container.clock
+    bank = principal.find_institution(db, code="DEMO-BANK") or principal.create_institution(
+        db, actor=DEMO_ACTOR, clock=clock, code="DEMO-BANK", name="示范商业银行福州分行", kind="bank", region_code="350100"
+    )
+    rural = principal.find_institution(db, code="DEMO-RCB") or principal.create_institution(
+        db, actor=DEMO_ACTOR, clock=clock, code="DEMO-RCB", name="示范农村商业银行", kind="bank", region_code="350100"
+    )
+    named = []
+    for iid in (bank, rural):
+        view = principal.get_institution(db, institution_id=iid)
+        named.append((iid, view.name if view else "示范银行"))
+    return seed_demo(container, institutions=named, enterprise_uscc=enterprise_uscc, other_usccs=other_usccs)
 
 
 @contextlib.contextmanager

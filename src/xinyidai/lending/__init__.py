@@ -1,6 +1,7 @@
 """Lending (融资申请与贷款): applications to products with a 10-working-day decision deadline, loans and their
 performance, renewal, the regulator's overview and loan outcomes for evaluation."""
 
+from xinyidai.lending.market import AuthorizationNeed, ScopeItem, apply_to_product, authorization_need, default_hooks
 from xinyidai.lending.model import (
     ApplicationAction,
     ApplicationStatus,
@@ -74,6 +75,7 @@ __all__ = [
     "ApplicationStatus",
     "ApplicationView",
     "Approval",
+    "AuthorizationNeed",
     "Deadline",
     "DeadlineTone",
     "IdempotencyConflict",
@@ -99,13 +101,17 @@ __all__ = [
     "RejectionReason",
     "RenewalRefused",
     "RepaymentMethod",
+    "ScopeItem",
     "StoredResponse",
     "accept_application",
     "add_working_days",
+    "apply_to_product",
+    "authorization_need",
     "calendar_covers",
     "deadline_tone",
     "decide_application",
     "decision_deadline",
+    "default_hooks",
     "escalate_overdue",
     "get_application",
     "get_loan",

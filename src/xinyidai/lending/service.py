@@ -165,9 +165,16 @@ class LendingHooks:
 
 
 def hooks_for(container: Container) -> LendingHooks:
-    """The hooks the composition root registered, or the stand-alone defaults."""
+    """The hooks the composition root registered, else the ones wired to the product market and consent
+    (`market.default_hooks`: published products, an active authorization covering the product's items and purpose)."""
     hooks = container.services.get(HOOKS_SERVICE)
-    return hooks if isinstance(hooks, LendingHooks) else LendingHooks()
+    if isinstance(hooks, LendingHooks):
+        return hooks
+    from xinyidai.lending.market import default_hooks
+
+    wired = default_hooks(container)
+    container.services[HOOKS_SERVICE] = wired
+    return wired
 
 
 # --- views --------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from xinyidai.principal.deps import (
     require,
     unguarded_routes,
 )
-from xinyidai.principal.model import ROLE_LABELS, ROLE_PERMISSIONS, Decision, Permission, Principal, Role, decide
+from xinyidai.principal.model import ROLE_LABELS, ROLE_PERMISSIONS, AuthMethod, Decision, Permission, Principal, Role, decide
 from xinyidai.principal.service import (
     ClientCredentials,
     InstitutionView,
@@ -40,6 +40,7 @@ __all__ = [
     "ROLE_LABELS",
     "ROLE_PERMISSIONS",
     "SESSION_COOKIE",
+    "AuthMethod",
     "ClientCredentials",
     "Decision",
     "InstitutionView",

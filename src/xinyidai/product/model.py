@@ -3,12 +3,14 @@ pre-approval estimate (预授信额度). Standard library and kernel only; the b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import Any
+
+import numpy as np
 
 from xinyidai.kernel.errors import Conflict
 
@@ -601,18 +603,52 @@ def _compile(p: Product) -> _Compiled:
 
 
 class Matcher:
-    """The single-enterprise fast path: products compiled once to sets and integers; `rank` decides and orders every
-    product without building reasons, `explain` builds the full `Match` (reasons, estimate) for those shown.
+    """The single-enterprise fast path: products compiled once; `rank` decides and orders every product without
+    building reasons, `explain` builds the full `Match` (reasons, estimate) for those shown.
 
-    `rank` gives exactly `match_one`'s order and outcomes (tests check it); keep one Matcher per product list.
+    Compilation groups the products by each rule's value (a few dozen distinct region lists, grade floors …, not
+    thousands), so `rank` evaluates each distinct rule once in Python and spreads it over all products with numpy
+    (gather, minimum, lexsort). `rank` gives exactly `match_one`'s order, outcomes and scores (tests check it: the
+    float additions are done in the same order); keep one Matcher per product list.
     """
+
+    _FIELDS = ("regions", "industries", "sizes", "min_years", "min_grade", "dishonesty", "min_tax", "max_cap")
 
     def __init__(self, products: Sequence[Product]) -> None:
         self.products = list(products)
         self._compiled = [_compile(p) for p in self.products]
+        n = len(self.products)
+        self._keys: dict[str, list[Any]] = {}
+        self._index: dict[str, np.ndarray[Any, np.dtype[np.intp]]] = {}
+        for name in (*self._FIELDS, "amount", "term"):
+            distinct: dict[Any, int] = {}
+            idx = np.empty(n, dtype=np.intp)
+            for i, c in enumerate(self._compiled):
+                key = (
+                    (c.amount_min, c.amount_max)
+                    if name == "amount"
+                    else (c.term_min, c.term_max)
+                    if name == "term"
+                    else getattr(c, name)
+                )
+                idx[i] = distinct.setdefault(key, len(distinct))
+            self._keys[name] = list(distinct)
+            self._index[name] = idx
+        self._base = np.array([c.base_score for c in self._compiled], dtype=np.float64)
+        self._required = np.array([c.required for c in self._compiled], dtype=np.int64)
+        order = sorted(range(n), key=lambda i: (self.products[i].terms.name, self.products[i].id))
+        self._name_rank = np.empty(n, dtype=np.int64)
+        self._name_rank[order] = np.arange(n, dtype=np.int64)
+
+    def _spread(self, name: str, decide: Callable[[Any], int]) -> np.ndarray[Any, np.dtype[np.int8]]:
+        codes = np.array([decide(k) for k in self._keys[name]], dtype=np.int8)
+        spread: np.ndarray[Any, np.dtype[np.int8]] = codes[self._index[name]]
+        return spread
 
     def rank(self, facts: SubjectFacts, *, as_of: date, wish: Wish | None = None) -> list[tuple[Outcome, float, Product]]:
         """Every product with its outcome and fit score, best first."""
+        if not self.products:
+            return []
         wish = wish or Wish()
         region = facts.region_code
         regions = {region[:n] for n in range(2, len(region) + 1)} if region else None
@@ -624,35 +660,33 @@ class Matcher:
         tax = grade_rank(facts.tax_grade, TAX_GRADES) if facts.tax_grade in TAX_GRADES else None
         cap = None if facts.registered_capital is None else int(facts.registered_capital * _MICRO)
         dishonest = facts.serious_dishonesty
-        ranked: list[tuple[int, float, str, str, int]] = []
-        for i, c in enumerate(self._compiled):
-            worst = 2
-            if c.regions:
-                worst = 1 if regions is None else (worst if not c.regions.isdisjoint(regions) else 0)
-            if worst and c.industries:
-                worst = min(worst, 1) if industries is None else (worst if not c.industries.isdisjoint(industries) else 0)
-            if worst and c.sizes:
-                worst = min(worst, 1) if size is None else (worst if size in c.sizes else 0)
-            if worst and c.min_years is not None:
-                worst = min(worst, 1) if years is None else (worst if years >= c.min_years else 0)
-            if worst and c.min_grade is not None:
-                worst = min(worst, 1) if grade is None else (worst if grade >= c.min_grade else 0)
-            if worst and c.dishonesty:
-                worst = min(worst, 1) if dishonest is None else (0 if dishonest else worst)
-            if worst and c.min_tax is not None:
-                worst = min(worst, 1) if tax is None else (worst if tax >= c.min_tax else 0)
-            if worst and c.max_cap is not None:
-                worst = min(worst, 1) if cap is None else (worst if cap <= c.max_cap else 0)
-            score = c.base_score
-            score += 40.0 if wish.amount is None or c.amount_min <= wish.amount <= c.amount_max else 0.0
-            score += 20.0 if wish.term_months is None or c.term_min <= wish.term_months <= c.term_max else 0.0
-            if grade is not None:
-                score += 10.0 * (max(0, grade - c.required) / 3.0)
-            p = self.products[i]
-            ranked.append((-worst, -score, p.terms.name, p.id, i))
-        ranked.sort()
-        outcomes = (Outcome.PASS, Outcome.UNKNOWN, Outcome.FAIL)
-        return [(outcomes[2 + w], -s, self.products[i]) for w, s, _n, _id, i in ranked]
+
+        def known(value: object, hit: Callable[[], bool]) -> int:
+            return 1 if value is None else (2 if hit() else 0)
+
+        rules: list[tuple[str, Callable[[Any], int]]] = [
+            ("regions", lambda k: 2 if not k else known(regions, lambda: not k.isdisjoint(regions))),
+            ("industries", lambda k: 2 if not k else known(industries, lambda: not k.isdisjoint(industries))),
+            ("sizes", lambda k: 2 if not k else known(size, lambda: size in k)),
+            ("min_years", lambda k: 2 if k is None else known(years, lambda: years is not None and years >= k)),
+            ("min_grade", lambda k: 2 if k is None else known(grade, lambda: grade is not None and grade >= k)),
+            ("dishonesty", lambda k: 2 if not k else known(dishonest, lambda: not dishonest)),
+            ("min_tax", lambda k: 2 if k is None else known(tax, lambda: tax is not None and tax >= k)),
+            ("max_cap", lambda k: 2 if k is None else known(cap, lambda: cap is not None and cap <= k)),
+        ]
+        worst = np.full(len(self.products), 2, dtype=np.int8)
+        for name, decide in rules:
+            np.minimum(worst, self._spread(name, decide), out=worst)
+        amount_fit = self._spread("amount", lambda k: 1 if wish.amount is None or k[0] <= wish.amount <= k[1] else 0)
+        term_fit = self._spread("term", lambda k: 1 if wish.term_months is None or k[0] <= wish.term_months <= k[1] else 0)
+        score = self._base + np.where(amount_fit == 1, 40.0, 0.0)
+        score = score + np.where(term_fit == 1, 20.0, 0.0)
+        if grade is not None:
+            score = score + 10.0 * (np.maximum(0, grade - self._required) / 3.0)
+        order = np.lexsort((self._name_rank, -score, -worst.astype(np.int64)))
+        outcomes = (Outcome.FAIL, Outcome.UNKNOWN, Outcome.PASS)
+        worst_list, score_list = worst.tolist(), score.tolist()
+        return [(outcomes[worst_list[i]], score_list[i], self.products[i]) for i in order.tolist()]
 
     def explain(self, product: Product, facts: SubjectFacts, *, as_of: date, wish: Wish | None = None) -> Match:
         """The full match of one product: each rule's reason and the estimate."""

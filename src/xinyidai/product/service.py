@@ -7,7 +7,9 @@ one, and the attempt is audited in a transaction that commits before the error i
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -18,13 +20,16 @@ import sqlalchemy as sa
 from xinyidai import audit, principal
 from xinyidai.db import Database
 from xinyidai.kernel.clock import Clock, today
-from xinyidai.kernel.errors import Forbidden, InvalidInput, NotFound
+from xinyidai.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
 from xinyidai.kernel.ids import new_id
 from xinyidai.principal import Principal
 from xinyidai.product.model import (
     EligibilityRules,
     Match,
+    Matcher,
+    Outcome,
     Product,
+    ProductStateConflict,
     ProductStatus,
     ProductTerms,
     ProductType,
@@ -34,7 +39,6 @@ from xinyidai.product.model import (
     Urgency,
     Wish,
     could_serve,
-    match_one,
     next_status,
     validate_need,
     validate_terms,
@@ -115,6 +119,26 @@ class MarketFilter:
     amount: Decimal | None = None
     term_months: int | None = None
     region_code: str | None = None
+    rate_max: Decimal | None = None  # products whose lowest rate is at most this (annual %)
+    institution_id: str | None = None
+    eligible_only: bool = False  # the market's "只看符合条件" (only products the enterprise qualifies for)
+
+    def admits(self, p: Product) -> bool:
+        """Whether a published product passes the filters (eligibility is decided by matching, not here)."""
+        t = p.terms
+        return (
+            (self.type is None or t.type is self.type)
+            and (not self.credit_only or t.credit_loan)
+            and (self.amount is None or t.amount_min <= self.amount <= t.amount_max)
+            and (self.term_months is None or t.term_min <= self.term_months <= t.term_max)
+            and (self.rate_max is None or t.rate_min <= self.rate_max)
+            and (self.institution_id is None or p.institution_id == self.institution_id)
+            and (
+                not self.region_code
+                or not t.rules.regions
+                or any(self.region_code.startswith(prefix) for prefix in t.rules.regions)
+            )
+        )
 
 
 def _institution(actor: Principal) -> uuid.UUID:
@@ -457,11 +481,159 @@ def matches_for(
     if need_id is not None:
         need = get_own_need(db, actor=actor, need_id=need_id)
         wish = Wish(need.amount, need.term_months)
-    products = published_products(db)
-    matches = match_one(facts, products, as_of=today(clock), wish=wish)
+    matcher, as_of = market_matcher(db), today(clock)
+    matches = [matcher.explain(p, facts, as_of=as_of, wish=wish) for _o, _s, p in matcher.rank(facts, as_of=as_of, wish=wish)]
     with db.transaction() as s:
         audit.record(
             s, actor=actor.ref, action="product.match.read", subject=uscc, target_type="enterprise", target_id=uscc,
             data={"products": len(matches), "eligible": sum(m.outcome.value == "pass" for m in matches)},
         )  # fmt: skip
     return matches
+
+
+# --- editing drafts, closing needs ----------------------------------------------------------------------------
+
+
+def update_product(db: Database, *, actor: Principal, clock: Clock, product_id: uuid.UUID, terms: ProductTerms) -> ProductView:
+    """Change a draft of the caller institution (a published or withdrawn product is fixed: 409); audited."""
+    institution_id = _institution(actor)
+    errors = validate_terms(terms)
+    if errors:
+        raise InvalidInput("；".join(errors), errors=errors)
+    with db.transaction() as s:
+        row = s.get(LoanProduct, product_id, with_for_update=True)
+        if row is not None and row.institution_id == institution_id:
+            if row.status != ProductStatus.DRAFT.value:
+                raise ProductStateConflict(f"产品状态为{ProductStatus(row.status).label_zh}，只有草稿可以修改")
+            row.name, row.type, row.credit_loan = terms.name.strip(), terms.type.value, terms.credit_loan
+            row.amount_min, row.amount_max, row.term_min, row.term_max = (
+                terms.amount_min, terms.amount_max, terms.term_min, terms.term_max,
+            )  # fmt: skip
+            row.rate_min, row.rate_max = terms.rate_min, terms.rate_max
+            row.repayment_methods = [m.value for m in terms.repayment_methods]
+            row.scope_items, row.purpose = list(terms.scope_items), terms.purpose
+            row.rules, row.description, row.updated_at = terms.rules.to_json(), terms.description, clock.now()
+            audit.record(
+                s, actor=actor.ref, action="product.product.update", target_type="product", target_id=row.id,
+                data={"name": row.name},
+            )  # fmt: skip
+            return _view(row)
+    _own_row(db, actor, product_id, "update")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def close_need(db: Database, *, actor: Principal, clock: Clock, need_id: uuid.UUID) -> NeedView:
+    """The enterprise closes one of its open needs (institutions no longer see it); another's is 404; audited."""
+    uscc = _enterprise(actor)
+    with db.transaction() as s:
+        row = s.get(FinancingNeed, need_id, with_for_update=True)
+        if row is not None and row.uscc == uscc:
+            if row.status != "open":
+                raise NeedClosed()
+            row.status = "closed"
+            audit.record(
+                s, actor=actor.ref, action="product.need.close", subject=uscc, target_type="financing_need",
+                target_id=row.id, clock=clock,
+            )  # fmt: skip
+            return _need_view(row)
+    raise NeedNotFound()
+
+
+class NeedClosed(Conflict):
+    """The need is closed already."""
+
+    code: ClassVar[str] = "need_closed"
+    title: ClassVar[str] = "该融资需求已关闭"
+
+
+# --- the market with the compiled matcher ---------------------------------------------------------------------
+
+_MATCHERS: OrderedDict[tuple[str, ...], Matcher] = OrderedDict()
+_MATCHERS_LOCK = threading.Lock()
+_MATCHERS_KEPT = 4
+
+
+def published_revision(db: Database) -> tuple[str, ...]:
+    """The published products' revision: their ids, sorted (cheap: one indexed column). A published product never
+    changes (only drafts are edited), so the set of ids identifies the product list the market matches against."""
+    with db.transaction() as s:
+        ids = s.scalars(sa.select(LoanProduct.id).where(LoanProduct.status == ProductStatus.PUBLISHED.value))
+        return tuple(sorted(str(i) for i in ids))
+
+
+def market_matcher(db: Database) -> Matcher:
+    """The `Matcher` over every published product, compiled once per revision and kept in-process (a few
+    revisions, least recently used out): browsing costs one id query, not a reload and recompile."""
+    revision = published_revision(db)
+    with _MATCHERS_LOCK:
+        found = _MATCHERS.get(revision)
+        if found is not None:
+            _MATCHERS.move_to_end(revision)
+            return found
+    built = Matcher(published_products(db))
+    if tuple(sorted(p.id for p in built.products)) != revision:  # changed between the two reads: do not keep it
+        return built
+    with _MATCHERS_LOCK:
+        _MATCHERS[revision] = built
+        while len(_MATCHERS) > _MATCHERS_KEPT:
+            _MATCHERS.popitem(last=False)
+    return built
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPage:
+    """One page of the market for one enterprise: full matches (reasons, estimate) for the products shown only."""
+
+    items: list[Match]
+    total: int  # products passing the filters
+    eligible: int  # of those, how many the enterprise qualifies for
+    products: int  # published products in all
+
+
+def market_for(
+    db: Database,
+    *,
+    actor: Principal,
+    clock: Clock,
+    facts: SubjectFacts,
+    filters: MarketFilter,
+    need_id: uuid.UUID | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> MarketPage:
+    """The product market as the caller enterprise sees it: every published product decided and ranked by the
+    cached `Matcher` (eligible first, then fit), filtered, and explained (each rule's 符合/不符合/无法判断 with its
+    reason, and the 预授信额度) only for the page shown. Audited as a read of its own data."""
+    uscc = _enterprise(actor)
+    if facts.uscc != uscc:
+        raise Forbidden("只能查看本企业的匹配结果")
+    wish = Wish(filters.amount, filters.term_months)
+    if need_id is not None:
+        need = get_own_need(db, actor=actor, need_id=need_id)
+        wish = Wish(need.amount, need.term_months)
+    matcher = market_matcher(db)
+    as_of = today(clock)
+    ranked = [
+        (o, p)
+        for o, _score, p in matcher.rank(facts, as_of=as_of, wish=wish)
+        if filters.admits(p) and (not filters.eligible_only or o is Outcome.PASS)
+    ]
+    shown = [matcher.explain(p, facts, as_of=as_of, wish=wish) for _o, p in ranked[offset : offset + limit]]
+    eligible = sum(o is Outcome.PASS for o, _p in ranked)
+    with db.transaction() as s:
+        audit.record(
+            s, actor=actor.ref, action="product.match.read", subject=uscc, target_type="enterprise", target_id=uscc,
+            data={"products": len(ranked), "eligible": eligible, "shown": [m.product.id for m in shown]},
+        )  # fmt: skip
+    return MarketPage(shown, len(ranked), eligible, len(matcher.products))
+
+
+def market_institutions(db: Database) -> list[tuple[str, str]]:
+    """(institution id, name) of every institution with a published product, by name (the market's filter)."""
+    with db.transaction() as s:
+        rows = s.execute(
+            sa.select(LoanProduct.institution_id, LoanProduct.institution_name)
+            .where(LoanProduct.status == ProductStatus.PUBLISHED.value)
+            .distinct()
+        ).all()
+    return sorted(((str(i), n) for i, n in rows), key=lambda r: (r[1], r[0]))
