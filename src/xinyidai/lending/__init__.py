@@ -1,6 +1,7 @@
 """Lending (融资申请与贷款): applications to products with a 10-working-day decision deadline, loans and their
 performance, renewal, the regulator's overview and loan outcomes for evaluation."""
 
+from xinyidai.http.idempotency import IdempotencyInProgress, StoredResponse
 from xinyidai.lending.market import AuthorizationNeed, ScopeItem, apply_to_product, authorization_need, default_hooks
 from xinyidai.lending.model import (
     ApplicationAction,
@@ -32,7 +33,6 @@ from xinyidai.lending.service import (
     ApplicationNotFound,
     ApplicationView,
     IdempotencyConflict,
-    IdempotencyInProgress,
     InstalmentView,
     LendingHooks,
     LoanNotFound,
@@ -45,7 +45,6 @@ from xinyidai.lending.service import (
     ProductNotFound,
     ProductRef,
     RenewalRefused,
-    StoredResponse,
     accept_application,
     decide_application,
     escalate_overdue,

@@ -55,14 +55,20 @@ def _once(
     run: Callable[[], BaseModel],
 ) -> JSONResponse:
     """Run `run` at most once per (caller, key); repeats get the stored answer (header `Idempotent-Replayed: true`)."""
-    fingerprint = service.request_fingerprint(request.method, request.url.path, body.model_dump(mode="json") if body else None)
 
     def work() -> tuple[int, dict[str, Any]]:
         return code, run().model_dump(mode="json")
 
-    stored = service.idempotent(container.db, actor=who, clock=container.clock, key=key, fingerprint=fingerprint, run=work)
-    headers = {"Idempotent-Replayed": "true"} if stored.replayed else {}
-    return JSONResponse(stored.body, status_code=stored.status_code, headers=headers)
+    return service.idempotent(
+        container.db,
+        actor=who,
+        clock=container.clock,
+        key=key,
+        method=request.method,
+        path=request.url.path,
+        body=body.model_dump(mode="json") if body else None,
+        run=work,
+    ).response()
 
 
 def _hooks(container: Container) -> service.LendingHooks:

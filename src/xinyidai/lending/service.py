@@ -8,8 +8,6 @@ webhook (outbox) and any deadline jobs commit together or not at all.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,12 +16,19 @@ from decimal import Decimal
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xinyidai import audit, job
 from xinyidai.db import Database
 from xinyidai.http.container import Container
+from xinyidai.http.idempotency import (
+    IdempotencyKeyReused,
+    KeyStore,
+    StoredResponse,
+    purge,
+    request_digest,
+)
+from xinyidai.http.idempotency import idempotent as shared_idempotent
 from xinyidai.kernel.actor import ActorRef
 from xinyidai.kernel.clock import Clock
 from xinyidai.kernel.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -100,18 +105,11 @@ class ProductNotFound(NotFound):
     title: ClassVar[str] = "未找到该产品或产品未上架"
 
 
-class IdempotencyConflict(Conflict):
-    """The Idempotency-Key was used before with a different request."""
+class IdempotencyConflict(IdempotencyKeyReused):
+    """The Idempotency-Key was used before with a different request (lending's code for it)."""
 
     code: ClassVar[str] = "idempotency_conflict"
     title: ClassVar[str] = "幂等键已用于另一请求"
-
-
-class IdempotencyInProgress(Conflict):
-    """The first request with this Idempotency-Key is still running."""
-
-    code: ClassVar[str] = "idempotency_in_progress"
-    title: ClassVar[str] = "相同幂等键的请求正在处理中"
 
 
 class RenewalRefused(Conflict):
@@ -1238,20 +1236,23 @@ def loan_outcomes(db: Database) -> list[LoanOutcome]:
 
 # --- idempotency --------------------------------------------------------------------------------
 
+#: The lending table `lending_idempotency_key`, run by the shared code path `xinyidai.http.idempotency`: keys per
+#: caller (the route is part of the fingerprint, so a key reused on another route is 409), a null status while
+#: the first request runs, and no take-over of a reservation left by a crash (the caller sees 409 in progress and
+#: checks the resource itself; `purge_idempotency_keys` clears it after a day).
+IDEMPOTENCY_STORE = KeyStore(
+    model=LendingIdempotencyKey,
+    owner="caller",
+    digest="fingerprint",
+    response_status="status_code",
+    response_body="response",
+    reused=IdempotencyConflict,
+)
+
 
 def request_fingerprint(method: str, path: str, body: Any) -> str:
     """SHA-256 of the method, path and canonical JSON body: what "the same request" means."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """The answer given to the first request with an Idempotency-Key."""
-
-    status_code: int
-    body: dict[str, Any]
-    replayed: bool
+    return request_digest(f"{method.upper()} {path}", body)
 
 
 def idempotent(
@@ -1260,61 +1261,26 @@ def idempotent(
     actor: Principal,
     clock: Clock,
     key: str | None,
-    fingerprint: str,
+    method: str,
+    path: str,
+    body: Any,
     run: Callable[[], tuple[int, dict[str, Any]]],
 ) -> StoredResponse:
-    """Run a POST at most once per (caller, Idempotency-Key): a repeat gets the stored answer, a different body 409.
-
-    The key is claimed in its own transaction before the work runs, so a concurrent repeat sees it (409
-    `idempotency_in_progress`) instead of doing the work twice. A failed request releases its key, so the
-    caller may retry it; only successes are stored. If the process dies between the work and storing the
-    answer, the key stays claimed: the caller then sees 409 in progress and must check the resource itself
-    (stale claims are purged after a day).
-    """
-    if key is None:
-        status_code, body = run()
-        return StoredResponse(status_code, body, False)
-    if not 1 <= len(key) <= 200:
-        raise InvalidInput("Idempotency-Key 长度须为 1–200 个字符")
-    caller = f"{actor.kind.value}:{actor.id}"
-    with db.transaction() as s:
-        existing = s.scalars(
-            sa.select(LendingIdempotencyKey).where(LendingIdempotencyKey.caller == caller, LendingIdempotencyKey.key == key)
-        ).first()
-        if existing is None:
-            claim_id = new_id()
-            try:
-                with s.begin_nested():
-                    s.add(
-                        LendingIdempotencyKey(
-                            id=claim_id, caller=caller, key=key, fingerprint=fingerprint, created_at=clock.now()
-                        )
-                    )
-            except IntegrityError:
-                raise IdempotencyInProgress() from None
-    if existing is not None:
-        if existing.fingerprint != fingerprint:
-            raise IdempotencyConflict()
-        if existing.status_code is None or existing.response is None:
-            raise IdempotencyInProgress()
-        return StoredResponse(existing.status_code, existing.response, True)
-    try:
-        status_code, body = run()
-    except BaseException:
-        with db.transaction() as s:
-            s.execute(sa.delete(LendingIdempotencyKey).where(LendingIdempotencyKey.id == claim_id))
-        raise
-    with db.transaction() as s:
-        s.execute(
-            sa.update(LendingIdempotencyKey)
-            .where(LendingIdempotencyKey.id == claim_id)
-            .values(status_code=status_code, response=body)
-        )
-    return StoredResponse(status_code, body, False)
+    """Run a POST at most once per (caller, Idempotency-Key): a repeat gets the stored answer, a different request
+    409 `idempotency_conflict`, a repeat while the first runs 409 `idempotency_in_progress`; a failure releases the
+    key (see `xinyidai.http.idempotency`)."""
+    return shared_idempotent(
+        db,
+        store=IDEMPOTENCY_STORE,
+        clock=clock,
+        owner=f"{actor.kind.value}:{actor.id}",
+        key=key,
+        scope=f"{method.upper()} {path}",
+        body=body,
+        run=run,
+    )
 
 
 def purge_idempotency_keys(db: Database, *, clock: Clock, older_than: timedelta = timedelta(days=1)) -> int:
     """Delete keys older than `older_than` (callers retry within minutes; a day is generous)."""
-    with db.transaction() as s:
-        result = s.execute(sa.delete(LendingIdempotencyKey).where(LendingIdempotencyKey.created_at < clock.now() - older_than))
-        return int(getattr(result, "rowcount", 0) or 0)
+    return purge(db, IDEMPOTENCY_STORE, clock=clock, older_than=older_than)

@@ -3,7 +3,7 @@ pre-approval estimate (预授信额度). Standard library and kernel only; the b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
@@ -366,6 +366,69 @@ def evaluate_rules(rules: EligibilityRules, facts: SubjectFacts, *, as_of: date)
     return out
 
 
+#: The rule kinds in `evaluate_rules`' order; the fast paths (`Matcher`, `batch`) decide each kind with `decide`.
+RULE_KINDS = ("region", "industry", "size", "years", "grade", "dishonesty", "tax", "capital")
+FAIL, UNKNOWN, PASS = 0, 1, 2  # Outcome.rank as plain integers, for numpy
+
+
+def rule_values(rules: EligibilityRules) -> tuple[tuple[str, Any], ...]:
+    """The rules that apply as (kind, value) pairs, each value normalised so that equal rules compare equal (a
+    region or industry list is a set of alternatives: sorted, without repeats)."""
+    out: list[tuple[str, Any]] = []
+    if rules.regions:
+        out.append(("region", tuple(sorted(set(rules.regions)))))
+    if rules.industries:
+        out.append(("industry", tuple(sorted(set(rules.industries)))))
+    if rules.size_classes:
+        out.append(("size", tuple(sorted(set(rules.size_classes)))))
+    if rules.min_years is not None:
+        out.append(("years", rules.min_years))
+    if rules.min_grade is not None:
+        out.append(("grade", grade_rank(rules.min_grade)))
+    if rules.exclude_serious_dishonesty:
+        out.append(("dishonesty", True))
+    if rules.min_tax_grade is not None:
+        out.append(("tax", grade_rank(rules.min_tax_grade, TAX_GRADES)))
+    if rules.max_registered_capital is not None:
+        out.append(("capital", rules.max_registered_capital))
+    return tuple(out)
+
+
+def fact_values(facts: SubjectFacts, *, as_of: date) -> dict[str, Any]:
+    """The fact each rule kind looks at, as `decide` takes it (grades as ranks, None when unknown)."""
+    return {
+        "region": facts.region_code,
+        "industry": (facts.industry_code, facts.industry_section),
+        "size": facts.size_class,
+        "years": None if facts.established_on is None else years_between(facts.established_on, as_of),
+        "grade": grade_rank(facts.evaluation_grade) if facts.evaluation_grade in GRADES else None,
+        "dishonesty": facts.serious_dishonesty,
+        "tax": grade_rank(facts.tax_grade, TAX_GRADES) if facts.tax_grade in TAX_GRADES else None,
+        "capital": facts.registered_capital,
+    }
+
+
+def decide(kind: str, rule: Any, fact: Any) -> int:
+    """One rule of `rule_values` against one fact of `fact_values`: FAIL, UNKNOWN or PASS, as `evaluate_rules`
+    decides it (without the reason). The capital rule compares whatever the two sides are (Decimal or micro-units)."""
+    if kind == "region":
+        return UNKNOWN if not fact else PASS if any(fact.startswith(p) for p in rule) else FAIL
+    if kind == "industry":
+        code, section = fact
+        if not code:
+            return UNKNOWN
+        return PASS if any((section == c) if c.isalpha() else code.startswith(c) for c in rule) else FAIL
+    if kind == "size":
+        return UNKNOWN if fact not in SIZE_CLASSES else PASS if fact in rule else FAIL
+    if kind == "dishonesty":
+        return UNKNOWN if fact is None else FAIL if fact else PASS
+    if kind in ("years", "grade", "tax"):
+        return UNKNOWN if fact is None else PASS if fact >= rule else FAIL
+    if kind == "capital":
+        return UNKNOWN if fact is None else PASS if fact <= rule else FAIL
+    raise ValueError(f"unknown rule kind {kind!r}")
+
+
 def combine(results: Iterable[RuleResult]) -> Outcome:
     """FAIL if any rule fails, else UNKNOWN if any is unknown, else PASS (no rules: PASS)."""
     ranks = [r.outcome.rank for r in results]
@@ -498,15 +561,34 @@ def fit_score(terms: ProductTerms, facts: SubjectFacts, wish: Wish) -> float:
     amount/term fit: 1 when no wish or the wish lies in the product's range, else 0; rate: max(0, 1 - rate_min/24);
     grade margin: (grade rank - required rank) / 3 with a known grade (required rank 0 without a grade rule), else 0.
     """
-    amount_fit = 1.0 if wish.amount is None or terms.amount_min <= wish.amount <= terms.amount_max else 0.0
-    term_fit = 1.0 if wish.term_months is None or terms.term_min <= wish.term_months <= terms.term_max else 0.0
+    amount_fit = wish.amount is None or terms.amount_min <= wish.amount <= terms.amount_max
+    term_fit = wish.term_months is None or terms.term_min <= wish.term_months <= terms.term_max
+    grade = grade_rank(facts.evaluation_grade) if facts.evaluation_grade in GRADES else None
+    return fit_part(terms, grade=grade, amount_fit=amount_fit, term_fit=term_fit)
+
+
+def fit_part(terms: ProductTerms, *, grade: int | None, amount_fit: bool, term_fit: bool) -> float:
+    """`fit_score` from its parts (grade as a rank, None when unknown): the one place the float sum is done, so the
+    fast paths, which tabulate it per grade and fit, give the very same floats."""
     rate = max(0.0, 1.0 - float(terms.rate_min) / 24.0)
     credit = 1.0 if terms.credit_loan else 0.0
     margin = 0.0
-    if facts.evaluation_grade in GRADES:
+    if grade is not None:
         required = grade_rank(terms.rules.min_grade) if terms.rules.min_grade else 0
-        margin = max(0, grade_rank(facts.evaluation_grade or "") - required) / 3.0
-    return 20.0 * rate + 10.0 * credit + 40.0 * amount_fit + 20.0 * term_fit + 10.0 * margin
+        margin = max(0, grade - required) / 3.0
+    return 20.0 * rate + 10.0 * credit + 40.0 * float(amount_fit) + 20.0 * float(term_fit) + 10.0 * margin
+
+
+#: Grade index of the fit tables: a grade's rank (D 0 … A 3), and 4 for an unknown grade.
+GRADE_SLOTS = len(GRADES) + 1
+
+
+def fit_table(terms: ProductTerms) -> list[list[float]]:
+    """`fit_part` for every grade slot (rows) and fit (columns: amount fit × 2 + term fit)."""
+    return [
+        [fit_part(terms, grade=None if g == len(GRADES) else g, amount_fit=bool(f >> 1), term_fit=bool(f & 1)) for f in range(4)]
+        for g in range(GRADE_SLOTS)
+    ]
 
 
 def match_product(product: Product, facts: SubjectFacts, *, as_of: date, wish: Wish | None = None) -> Match:
@@ -559,134 +641,122 @@ def could_serve(terms: ProductTerms, *, amount: Decimal, term_months: int, facts
 
 # --- the single-enterprise fast path -----------------------------------------------------------------------
 
-_MICRO = 1_000_000
+_OUTCOME_OF = (Outcome.FAIL, Outcome.UNKNOWN, Outcome.PASS)
+_I8 = np.ndarray[Any, np.dtype[np.int8]]
+_IP = np.ndarray[Any, np.dtype[np.intp]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """One product's rules reduced to sets and integers (built once per product list)."""
-
-    regions: frozenset[str]
-    industries: frozenset[str]
-    sizes: frozenset[str]
-    min_years: int | None
-    min_grade: int | None
-    dishonesty: bool
-    min_tax: int | None
-    max_cap: int | None
-    amount_min: Decimal
-    amount_max: Decimal
-    term_min: int
-    term_max: int
-    base_score: float  # rate and credit-loan parts of fit_score
-    required: int
+def rank_positions(products: Sequence[Product], scores: np.ndarray[Any, np.dtype[np.float64]]) -> np.ndarray[Any, Any]:
+    """For `scores` (products, grade slots, fits) the rank position of each (product, fit) pair within its grade
+    slot, higher better: by score desc, then name and id asc — `match_one`'s order after the outcome. So that
+    outcome × (products × fits) + position is an integer key that orders products exactly as `match_one` does."""
+    n, slots, fits = scores.shape
+    order = sorted(range(n), key=lambda i: (products[i].terms.name, products[i].id))
+    name_rank = np.empty(n, dtype=np.int64)
+    name_rank[order] = np.arange(n, dtype=np.int64)
+    position = np.zeros((slots, n, fits), dtype=np.int64)
+    for g in range(slots):
+        ranked = np.lexsort((-np.repeat(name_rank, fits), scores[:, g, :].reshape(-1)))  # ascending: worst first
+        position[g].reshape(-1)[ranked] = np.arange(n * fits, dtype=np.int64)
+    return position
 
 
-def _compile(p: Product) -> _Compiled:
-    r, t = p.terms.rules, p.terms
-    return _Compiled(
-        regions=frozenset(r.regions),
-        industries=frozenset(r.industries),
-        sizes=frozenset(r.size_classes),
-        min_years=r.min_years,
-        min_grade=grade_rank(r.min_grade) if r.min_grade else None,
-        dishonesty=r.exclude_serious_dishonesty,
-        min_tax=grade_rank(r.min_tax_grade, TAX_GRADES) if r.min_tax_grade else None,
-        max_cap=None if r.max_registered_capital is None else int(r.max_registered_capital * _MICRO),
-        amount_min=t.amount_min,
-        amount_max=t.amount_max,
-        term_min=t.term_min,
-        term_max=t.term_max,
-        base_score=20.0 * max(0.0, 1.0 - float(t.rate_min) / 24.0) + (10.0 if t.credit_loan else 0.0),
-        required=grade_rank(r.min_grade) if r.min_grade else 0,
-    )
+class Ranking(Sequence[tuple[Outcome, float, Product]]):
+    """Products in `match_one`'s order for one enterprise, as (outcome, fit score, product); items are built only
+    when read, so taking a page of 20 out of thousands costs 20 tuples."""
+
+    __slots__ = ("_order", "_outcome", "_products", "_score")
+
+    def __init__(self, products: list[Product], order: _IP, outcome: _I8, score: np.ndarray[Any, Any]) -> None:
+        self._products, self._order, self._outcome, self._score = products, order, outcome, score
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def _item(self, i: int) -> tuple[Outcome, float, Product]:
+        return _OUTCOME_OF[int(self._outcome[i])], float(self._score[i]), self._products[i]
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self._item(i) for i in self._order[index].tolist()]
+        return self._item(int(self._order[index]))
+
+    def __iter__(self) -> Any:
+        return (self._item(i) for i in self._order.tolist())
+
+    def where(self, admitted: np.ndarray[Any, np.dtype[np.bool_]]) -> Ranking:
+        """Only the products whose `admitted` flag (indexed like `Matcher.products`) is set, in the same order."""
+        return Ranking(self._products, self._order[admitted[self._order]], self._outcome, self._score)
+
+    def eligible_only(self) -> Ranking:
+        """Only the products the enterprise qualifies for."""
+        return self.where(self._outcome == PASS)
+
+    @property
+    def eligible(self) -> int:
+        """How many of the ranked products the enterprise qualifies for."""
+        return int(np.count_nonzero(self._outcome[self._order] == PASS))
 
 
 class Matcher:
     """The single-enterprise fast path: products compiled once; `rank` decides and orders every product without
     building reasons, `explain` builds the full `Match` (reasons, estimate) for those shown.
 
-    Compilation groups the products by each rule's value (a few dozen distinct region lists, grade floors …, not
-    thousands), so `rank` evaluates each distinct rule once in Python and spreads it over all products with numpy
-    (gather, minimum, lexsort). `rank` gives exactly `match_one`'s order, outcomes and scores (tests check it: the
-    float additions are done in the same order); keep one Matcher per product list.
+    Compilation groups the products by each rule's value (`rule_values`: a few dozen distinct region lists, grade
+    floors …, not thousands) and tabulates each product's fit score per grade slot and fit (`fit_table`) with its
+    rank position (`rank_positions`). `rank` then decides each distinct rule value once in Python (`decide`, as
+    the batch path does), spreads the outcomes over the products with numpy gathers and minimums, and orders them
+    by one integer key: exactly `match_one`'s order, outcomes and scores (tests check it); keep one Matcher per
+    product list.
     """
-
-    _FIELDS = ("regions", "industries", "sizes", "min_years", "min_grade", "dishonesty", "min_tax", "max_cap")
 
     def __init__(self, products: Sequence[Product]) -> None:
         self.products = list(products)
-        self._compiled = [_compile(p) for p in self.products]
         n = len(self.products)
-        self._keys: dict[str, list[Any]] = {}
-        self._index: dict[str, np.ndarray[Any, np.dtype[np.intp]]] = {}
-        for name in (*self._FIELDS, "amount", "term"):
-            distinct: dict[Any, int] = {}
-            idx = np.empty(n, dtype=np.intp)
-            for i, c in enumerate(self._compiled):
-                key = (
-                    (c.amount_min, c.amount_max)
-                    if name == "amount"
-                    else (c.term_min, c.term_max)
-                    if name == "term"
-                    else getattr(c, name)
-                )
-                idx[i] = distinct.setdefault(key, len(distinct))
-            self._keys[name] = list(distinct)
-            self._index[name] = idx
-        self._base = np.array([c.base_score for c in self._compiled], dtype=np.float64)
-        self._required = np.array([c.required for c in self._compiled], dtype=np.int64)
-        order = sorted(range(n), key=lambda i: (self.products[i].terms.name, self.products[i].id))
-        self._name_rank = np.empty(n, dtype=np.int64)
-        self._name_rank[order] = np.arange(n, dtype=np.int64)
+        rules: dict[str, dict[Any, int]] = {kind: {} for kind in RULE_KINDS}
+        index = {kind: np.full(n, -1, dtype=np.intp) for kind in RULE_KINDS}
+        amounts: dict[tuple[Decimal, Decimal], int] = {}
+        terms: dict[tuple[int, int], int] = {}
+        amount_index, term_index = np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp)
+        for i, p in enumerate(self.products):
+            for kind, value in rule_values(p.terms.rules):
+                index[kind][i] = rules[kind].setdefault(value, len(rules[kind]))
+            amount_index[i] = amounts.setdefault((p.terms.amount_min, p.terms.amount_max), len(amounts))
+            term_index[i] = terms.setdefault((p.terms.term_min, p.terms.term_max), len(terms))
+        # "no rule" is the last slot of each kind's outcome vector, always PASS
+        self._rules = [(kind, list(rules[kind]), np.where(index[kind] < 0, len(rules[kind]), index[kind])) for kind in RULE_KINDS]
+        self._rules = [r for r in self._rules if r[1]]  # kinds no product uses cost nothing
+        self._amounts, self._amount_index = list(amounts), amount_index
+        self._terms, self._term_index = list(terms), term_index
+        scores = np.array([fit_table(p.terms) for p in self.products], dtype=np.float64).reshape(n, GRADE_SLOTS, 4)
+        self._scores = scores
+        self._positions = rank_positions(self.products, scores)  # (grade slots, products, fits)
+        self._big = max(4 * n, 1)
+        self._rows = np.arange(n, dtype=np.intp)
 
-    def _spread(self, name: str, decide: Callable[[Any], int]) -> np.ndarray[Any, np.dtype[np.int8]]:
-        codes = np.array([decide(k) for k in self._keys[name]], dtype=np.int8)
-        spread: np.ndarray[Any, np.dtype[np.int8]] = codes[self._index[name]]
-        return spread
-
-    def rank(self, facts: SubjectFacts, *, as_of: date, wish: Wish | None = None) -> list[tuple[Outcome, float, Product]]:
+    def rank(self, facts: SubjectFacts, *, as_of: date, wish: Wish | None = None) -> Ranking:
         """Every product with its outcome and fit score, best first."""
-        if not self.products:
-            return []
         wish = wish or Wish()
-        region = facts.region_code
-        regions = {region[:n] for n in range(2, len(region) + 1)} if region else None
-        industry = facts.industry_code
-        industries = ({industry[:2]} | ({facts.industry_section} if facts.industry_section else set())) if industry else None
-        size = facts.size_class if facts.size_class in SIZE_CLASSES else None
-        years = years_between(facts.established_on, as_of) if facts.established_on else None
-        grade = grade_rank(facts.evaluation_grade) if facts.evaluation_grade in GRADES else None
-        tax = grade_rank(facts.tax_grade, TAX_GRADES) if facts.tax_grade in TAX_GRADES else None
-        cap = None if facts.registered_capital is None else int(facts.registered_capital * _MICRO)
-        dishonest = facts.serious_dishonesty
-
-        def known(value: object, hit: Callable[[], bool]) -> int:
-            return 1 if value is None else (2 if hit() else 0)
-
-        rules: list[tuple[str, Callable[[Any], int]]] = [
-            ("regions", lambda k: 2 if not k else known(regions, lambda: not k.isdisjoint(regions))),
-            ("industries", lambda k: 2 if not k else known(industries, lambda: not k.isdisjoint(industries))),
-            ("sizes", lambda k: 2 if not k else known(size, lambda: size in k)),
-            ("min_years", lambda k: 2 if k is None else known(years, lambda: years is not None and years >= k)),
-            ("min_grade", lambda k: 2 if k is None else known(grade, lambda: grade is not None and grade >= k)),
-            ("dishonesty", lambda k: 2 if not k else known(dishonest, lambda: not dishonest)),
-            ("min_tax", lambda k: 2 if k is None else known(tax, lambda: tax is not None and tax >= k)),
-            ("max_cap", lambda k: 2 if k is None else known(cap, lambda: cap is not None and cap <= k)),
-        ]
-        worst = np.full(len(self.products), 2, dtype=np.int8)
-        for name, decide in rules:
-            np.minimum(worst, self._spread(name, decide), out=worst)
-        amount_fit = self._spread("amount", lambda k: 1 if wish.amount is None or k[0] <= wish.amount <= k[1] else 0)
-        term_fit = self._spread("term", lambda k: 1 if wish.term_months is None or k[0] <= wish.term_months <= k[1] else 0)
-        score = self._base + np.where(amount_fit == 1, 40.0, 0.0)
-        score = score + np.where(term_fit == 1, 20.0, 0.0)
-        if grade is not None:
-            score = score + 10.0 * (np.maximum(0, grade - self._required) / 3.0)
-        order = np.lexsort((self._name_rank, -score, -worst.astype(np.int64)))
-        outcomes = (Outcome.FAIL, Outcome.UNKNOWN, Outcome.PASS)
-        worst_list, score_list = worst.tolist(), score.tolist()
-        return [(outcomes[worst_list[i]], score_list[i], self.products[i]) for i in order.tolist()]
+        n = len(self.products)
+        facts_of = fact_values(facts, as_of=as_of)
+        worst = np.full(n, PASS, dtype=np.int8)
+        for kind, values, index in self._rules:
+            fact = facts_of[kind]
+            codes = np.array([decide(kind, v, fact) for v in values] + [PASS], dtype=np.int8)
+            np.minimum(worst, codes[index], out=worst)
+        amount = np.array(
+            [2 if wish.amount is None or lo <= wish.amount <= hi else 0 for lo, hi in self._amounts] or [0], dtype=np.intp
+        )
+        term = np.array(
+            [1 if wish.term_months is None or lo <= wish.term_months <= hi else 0 for lo, hi in self._terms] or [0],
+            dtype=np.intp,
+        )
+        fit = amount[self._amount_index] + term[self._term_index]  # amount fit × 2 + term fit
+        grade = facts_of["grade"]
+        slot = len(GRADES) if grade is None else grade
+        key = worst.astype(np.int64) * self._big + self._positions[slot, self._rows, fit]
+        order: _IP = np.argsort(-key, kind="stable")
+        return Ranking(self.products, order, worst, self._scores[self._rows, slot, fit])
 
     def explain(self, product: Product, facts: SubjectFacts, *, as_of: date, wish: Wish | None = None) -> Match:
         """The full match of one product: each rule's reason and the estimate."""

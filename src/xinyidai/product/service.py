@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
+import numpy as np
 import sqlalchemy as sa
 
 from xinyidai import audit, principal
@@ -27,7 +28,6 @@ from xinyidai.product.model import (
     EligibilityRules,
     Match,
     Matcher,
-    Outcome,
     Product,
     ProductStateConflict,
     ProductStatus,
@@ -613,13 +613,14 @@ def market_for(
         wish = Wish(need.amount, need.term_months)
     matcher = market_matcher(db)
     as_of = today(clock)
-    ranked = [
-        (o, p)
-        for o, _score, p in matcher.rank(facts, as_of=as_of, wish=wish)
-        if filters.admits(p) and (not filters.eligible_only or o is Outcome.PASS)
-    ]
-    shown = [matcher.explain(p, facts, as_of=as_of, wish=wish) for _o, p in ranked[offset : offset + limit]]
-    eligible = sum(o is Outcome.PASS for o, _p in ranked)
+    ranked = matcher.rank(facts, as_of=as_of, wish=wish)
+    if filters != MarketFilter(eligible_only=filters.eligible_only):  # any filter on the terms: test each product
+        admitted = np.fromiter((filters.admits(p) for p in matcher.products), dtype=np.bool_, count=len(matcher.products))
+        ranked = ranked.where(admitted)
+    if filters.eligible_only:
+        ranked = ranked.eligible_only()
+    shown = [matcher.explain(p, facts, as_of=as_of, wish=wish) for _o, _s, p in ranked[offset : offset + limit]]
+    eligible = ranked.eligible
     with db.transaction() as s:
         audit.record(
             s, actor=actor.ref, action="product.match.read", subject=uscc, target_type="enterprise", target_id=uscc,

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -241,55 +242,114 @@ def test_adding_a_rule_never_makes_more_eligible(facts: SubjectFacts, base: Elig
     assert combine(evaluate_rules(_stricter(base, extra), facts, as_of=AS_OF)).rank <= before.rank
 
 
-@given(subjects=st.lists(facts_st, min_size=1, max_size=8), terms=st.lists(terms_st, min_size=1, max_size=6))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_batch_agrees_with_single_path(subjects: list[SubjectFacts], terms: list[ProductTerms]) -> None:
+@given(
+    subjects=st.lists(facts_st, min_size=1, max_size=8),
+    terms=st.lists(terms_st, min_size=1, max_size=6),
+    wishes=st.lists(
+        st.tuples(st.one_of(st.none(), st.decimals(1, 3000, places=2)), st.one_of(st.none(), st.integers(1, 90))),
+        min_size=8,
+        max_size=8,
+    ),
+    with_wish=st.booleans(),
+    chunk=st.integers(1, 9),
+)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_batch_agrees_with_single_path(
+    subjects: list[SubjectFacts],
+    terms: list[ProductTerms],
+    wishes: list[tuple[Decimal | None, int | None]],
+    with_wish: bool,
+    chunk: int,
+) -> None:
+    # Names repeat (i % 3) so that the name-then-id tie-break and equal scores are exercised; chunks of 1-9 rows
+    # exercise the chunk boundaries.
     subjects = [replace(f, uscc=f"{i:018d}") for i, f in enumerate(subjects)]
-    products = [Product(f"p{i}", "i", "银行", ProductStatus.PUBLISHED, replace(t, name=f"产品{i}")) for i, t in enumerate(terms)]
-    frame = pl.DataFrame(
-        {
-            "uscc": [f.uscc for f in subjects],
-            "region_code": [f.region_code for f in subjects],
-            "industry_code": [f.industry_code for f in subjects],
-            "industry_section": [f.industry_section for f in subjects],
-            "size_class": [f.size_class for f in subjects],
-            "established_on": [f.established_on for f in subjects],
-            "registered_capital": pl.Series([f.registered_capital for f in subjects], dtype=pl.Decimal(38, 6)),
-            "evaluation_grade": [f.evaluation_grade for f in subjects],
-            "evaluation_score": pl.Series([f.evaluation_score for f in subjects], dtype=pl.Decimal(38, 2)),
-            "serious_dishonesty": pl.Series([f.serious_dishonesty for f in subjects], dtype=pl.Boolean),
-            "tax_grade": [f.tax_grade for f in subjects],
-        }
-    )
-    batch = {(r["uscc"], r["product_id"]): r for r in match_all(frame, products, as_of=AS_OF).iter_rows(named=True)}
-    best = {r["uscc"]: r for r in best_matches(frame, products, as_of=AS_OF, chunk=4).iter_rows(named=True)}
-    for facts in subjects:
-        single = match_one(facts, products, as_of=AS_OF)
+    products = [
+        Product(f"p{i}", "i", "银行", ProductStatus.PUBLISHED, replace(t, name=f"产品{i % 3}")) for i, t in enumerate(terms)
+    ]
+    asks = [w if with_wish else (None, None) for w in wishes[: len(subjects)]]
+    data: dict[str, object] = {
+        "uscc": [f.uscc for f in subjects],
+        "region_code": [f.region_code for f in subjects],
+        "industry_code": [f.industry_code for f in subjects],
+        "industry_section": [f.industry_section for f in subjects],
+        "size_class": [f.size_class for f in subjects],
+        "established_on": [f.established_on for f in subjects],
+        "registered_capital": pl.Series([f.registered_capital for f in subjects], dtype=pl.Decimal(38, 6)),
+        "evaluation_grade": [f.evaluation_grade for f in subjects],
+        "evaluation_score": pl.Series([f.evaluation_score for f in subjects], dtype=pl.Decimal(38, 2)),
+        "serious_dishonesty": pl.Series([f.serious_dishonesty for f in subjects], dtype=pl.Boolean),
+        "tax_grade": [f.tax_grade for f in subjects],
+    }
+    if with_wish:
+        data["wish_amount"] = pl.Series([a for a, _t in asks], dtype=pl.Decimal(38, 2))
+        data["wish_term"] = pl.Series([t for _a, t in asks], dtype=pl.Int64)
+    frame = pl.DataFrame(data)
+    batch = {(r["uscc"], r["product_id"]): r for r in match_all(frame, products, as_of=AS_OF, chunk=chunk).iter_rows(named=True)}
+    best = {r["uscc"]: r for r in best_matches(frame, products, as_of=AS_OF, chunk=chunk).iter_rows(named=True)}
+    assert len(batch) == len(subjects) * len(products)
+    assert len(best) == len(subjects)
+    for facts, (amount, term) in zip(subjects, asks, strict=True):
+        single = match_one(facts, products, as_of=AS_OF, wish=Wish(amount, term))
         for m in single:
             row = batch[(facts.uscc, m.product.id)]
             assert row["outcome"] == m.outcome.value, (m.results, row)
-            assert row["score"] == pytest.approx(m.score)
+            assert row["score"] == m.score
             assert (None if row["estimate"] is None else Decimal(row["estimate"])) == m.estimate.amount
         summary = best[facts.uscc]
         assert summary["eligible"] == sum(m.outcome is Outcome.PASS for m in single)
         assert summary["unknown"] == sum(m.outcome is Outcome.UNKNOWN for m in single)
         top = single[0]
         if top.outcome is Outcome.FAIL:
-            assert summary["best_product_id"] is None
+            assert (summary["best_product_id"], summary["best_outcome"], summary["best_score"]) == (None, None, None)
         else:
+            assert summary["best_product_id"] == top.product.id
             assert summary["best_outcome"] == top.outcome.value
-            assert summary["best_score"] == pytest.approx(top.score)
+            assert summary["best_score"] == top.score  # exactly: the same float sum, no quantising
+            assert (None if summary["best_estimate"] is None else Decimal(summary["best_estimate"])) == top.estimate.amount
+
+
+def test_batch_without_products_or_with_rule_free_products() -> None:
+    frame = pl.DataFrame({"uscc": ["1", "2"], "region_code": ["350102", None], "established_on": [None, None]})
+    frame = frame.with_columns(
+        *(pl.lit(None).alias(c) for c in ("industry_code", "industry_section", "size_class", "registered_capital")),
+        *(pl.lit(None).alias(c) for c in ("evaluation_grade", "evaluation_score", "serious_dishonesty", "tax_grade")),
+    )
+    empty = best_matches(frame, [], as_of=AS_OF)
+    assert empty["eligible"].to_list() == [0, 0]
+    assert empty["best_product_id"].to_list() == [None, None]
+    assert match_all(frame, [], as_of=AS_OF).height == 0
+    free = Product("p0", "i", "银行", ProductStatus.PUBLISHED, TERMS)
+    local_terms = replace(TERMS, name="本地贷", rules=EligibilityRules(regions=("35",)))
+    local = Product("p1", "i", "银行", ProductStatus.PUBLISHED, local_terms)
+    rows = best_matches(frame, [free, local], as_of=AS_OF).rows(named=True)
+    assert [(r["eligible"], r["unknown"]) for r in rows] == [(2, 0), (1, 1)]
+    assert all(r["best_outcome"] == "pass" and r["best_estimate"] is None for r in rows)  # no grade: no estimate
 
 
 @given(
-    facts=facts_st, terms=st.lists(terms_st, min_size=1, max_size=12), amount=st.one_of(st.none(), st.decimals(1, 3000, places=2))
+    facts=facts_st,
+    terms=st.lists(terms_st, min_size=1, max_size=12),
+    amount=st.one_of(st.none(), st.decimals(1, 3000, places=2)),
+    term=st.one_of(st.none(), st.integers(1, 90)),
+    page=st.integers(0, 12),
 )
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_fast_path_agrees_with_match_one(facts: SubjectFacts, terms: list[ProductTerms], amount: Decimal | None) -> None:
+def test_fast_path_agrees_with_match_one(
+    facts: SubjectFacts, terms: list[ProductTerms], amount: Decimal | None, term: int | None, page: int
+) -> None:
     products = [
         Product(f"p{i}", "i", "银行", ProductStatus.PUBLISHED, replace(t, name=f"产品{i % 3}")) for i, t in enumerate(terms)
     ]
-    wish = Wish(amount, 12)
+    wish = Wish(amount, term)
     full = match_one(facts, products, as_of=AS_OF, wish=wish)
     fast = Matcher(products).rank(facts, as_of=AS_OF, wish=wish)
-    assert [(m.product.id, m.outcome, m.score) for m in full] == [(p.id, o, s) for o, s, p in fast]
+    expected = [(m.product.id, m.outcome, m.score) for m in full]
+    assert [(p.id, o, s) for o, s, p in fast] == expected
+    assert [(p.id, o, s) for o, s, p in fast[:page]] == expected[:page]
+    assert (fast[0][2].id, fast[-1][2].id) == (expected[0][0], expected[-1][0])
+    assert fast.eligible == sum(m.outcome is Outcome.PASS for m in full)
+    eligible = fast.eligible_only()
+    assert [p.id for _o, _s, p in eligible] == [m.product.id for m in full if m.outcome is Outcome.PASS]
+    odd = np.array([i % 2 == 1 for i in range(len(products))])
+    assert [p.id for _o, _s, p in fast.where(odd)] == [i for i, _o, _s in expected if int(i[1:]) % 2 == 1]
