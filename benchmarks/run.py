@@ -20,6 +20,7 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     "ingest": (["--rows", "1000000"], ["--rows", "20000", "--db", "sqlite", "--no-compare"]),
     "matching": ([], ["--enterprises", "20000", "--runs", "20"]),
     "report_api": (["--db", "both", "--seconds", "8"], ["--db", "sqlite", "--seconds", "2"]),
+    "scorecard": (["--rows", "1000000", "--runs", "5"], ["--rows", "20000", "--runs", "1", "--dict-rows", "1000"]),
 }
 
 
