@@ -1,6 +1,6 @@
 """Benchmark bulk delivery end to end (parse, validate, dedupe, store) against a raw bulk load; prints JSON.
 
-Usage: python benchmarks/ingest.py --rows N [--db sqlite|postgresql|both] [--seed S] [--no-compare]
+Usage: python benchmarks/ingest.py --rows N [--db sqlite|postgresql|both] [--seed S] [--no-compare] [--stages]
 
 A 行政处罚 CSV of N rows is generated (cached under the system temporary directory), then for each
 database, each phase runs in a process of its own so that its peak RSS is its own:
@@ -10,6 +10,9 @@ database, each phase runs in a process of its own so that its peak RSS is its ow
 - ``compare``: the same rows in a file with other bytes (every row compared with the store, all unchanged);
 - ``raw``: the same rows loaded raw — COPY on PostgreSQL, one-transaction ``executemany`` on SQLite — into
   a bare table with the same indexes as the record store (unique natural key, subject), from the same file.
+
+- ``stages`` (with ``--stages``): the first run again into an empty store, single-threaded, with the CPU
+  seconds of each stage per million rows (the client's; PostgreSQL's server process is not counted).
 
 ``ratio`` is first-run rows/s over raw rows/s: the raw load is the limit of the machine. PostgreSQL is
 ``XINYIDAI_BENCH_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/xinyidai_bench``), a
@@ -173,6 +176,118 @@ def phase_ingest(url: str, path: Path, var_dir: Path) -> dict[str, Any]:
     }
 
 
+class _StageClock:
+    """Exclusive CPU seconds (``time.process_time``: every thread of the process, Polars' pool included) of
+    nested stages: entering a stage charges the time so far to the enclosing one, so the figures add up."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.stack: list[str] = ["other: setup, batch row, audit, commit"]
+        self.mark = time.process_time()
+
+    def start(self) -> None:
+        """Forget what was charged so far (process start-up, imports): only the batch counts."""
+        self.seconds.clear()
+        self.mark = time.process_time()
+
+    def _charge(self) -> None:
+        now = time.process_time()
+        label = self.stack[-1]
+        self.seconds[label] = self.seconds.get(label, 0.0) + now - self.mark
+        self.mark = now
+
+    def enter(self, label: str) -> None:
+        self._charge()
+        self.stack.append(label)
+
+    def leave(self) -> None:
+        self._charge()
+        self.stack.pop()
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        """Charge calls of ``owner.name`` to ``label``."""
+        inner = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            self.enter(label)
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.leave()
+
+        setattr(owner, name, timed)
+
+    def wrap_generator(self, owner: Any, name: str, label: str) -> None:
+        """Charge each step of the generator ``owner.name`` returns to ``label``."""
+        inner = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            steps = inner(*args, **kwargs)
+            while True:
+                self.enter(label)
+                try:
+                    item = next(steps)
+                except StopIteration:
+                    return
+                finally:
+                    self.leave()
+                yield item
+
+        setattr(owner, name, timed)
+
+
+def phase_stages(url: str, path: Path, var_dir: Path) -> dict[str, Any]:
+    """The first run once more, single-threaded, with the CPU seconds of every stage per million rows: a
+    figure that means something on a shared machine, where wall-clock rates depend on the neighbours."""
+    from xinyidai import ingest
+    from xinyidai.ingest import frames, pipeline, readers, service, store
+
+    clock = _StageClock()
+    ingest_file = ingest.ingest_file
+
+    def started(*args: Any, **kwargs: Any) -> Any:
+        clock.start()
+        return ingest_file(*args, **kwargs)
+
+    ingest.ingest_file = started
+
+    def sequential(source: Any, ctx: Any, *, consume: Any, chunk_rows: int = pipeline.CHUNK_ROWS, seal: Any = None) -> None:
+        for raw in readers.iter_chunks(source, chunk_rows=chunk_rows):
+            prepared = frames.prepare(raw, ctx)
+            if seal is not None:
+                prepared.rows = pipeline._encrypted(prepared.rows, seal)
+                prepared.sealed = True
+            consume(prepared)
+
+    pipeline.run_chunks = sequential
+    clock.wrap(readers, "open_source", "open: digest, encoding, header")
+    clock.wrap(pipeline, "first_pass", "dedupe: first pass (key columns, ids, in-file index)")
+    clock.wrap_generator(readers, "iter_chunks", "read/parse (CSV blocks, Polars)")
+    clock.wrap(frames, "prepare", "validate: normalise and check column-wise")
+    for name in ("record_ids", "content_hashes"):
+        clock.wrap(frames, name, "identity and content hashes")
+    for name in ("json_objects", "mask_column"):
+        clock.wrap(frames, name, "row building: data/pii JSON, masks")
+    for name in ("_publication_columns", "_retention_column"):
+        clock.wrap(frames, name, "publication and retention terms")
+    clock.wrap(pipeline, "_encrypted", "encryption (AES-GCM)")
+    for name in ("insert_new", "existing", "update_changed", "insert_rejects"):
+        clock.wrap(store.BulkStore, name, "store: records, versions, rejects, indexes")
+    clock.wrap(pipeline.RejectWriter, "write", "rejects file")
+    clock.wrap(service, "_register_pending", "pending sources")
+    result = phase_ingest(url, path, var_dir)
+    clock.leave()
+    rows = max(result["rows"], 1)
+    per_million = {k: round(v * 1_000_000 / rows, 2) for k, v in sorted(clock.seconds.items(), key=lambda kv: -kv[1])}
+    return {
+        "rows": result["rows"],
+        "seconds_single_thread": result["seconds"],
+        "cpu_seconds_per_1m_rows": per_million,
+        "cpu_total_per_1m_rows": round(sum(clock.seconds.values()) * 1_000_000 / rows, 2),
+        "peak_mb": result["peak_mb"],
+    }
+
+
 def phase_raw(url: str, path: Path) -> dict[str, Any]:
     """The same rows, raw, into a bare table with the record store's indexes: COPY or one-transaction executemany."""
     import sqlalchemy as sa
@@ -226,7 +341,7 @@ def _child(args: list[str]) -> dict[str, Any]:
     return result
 
 
-def run_database(kind: str, path: Path, work: Path, *, compare: bool) -> dict[str, Any]:
+def run_database(kind: str, path: Path, work: Path, *, compare: bool, stages: bool = False) -> dict[str, Any]:
     """Every phase on one database."""
     url = database_url(kind, work)
     var_dir = work / f"var-{kind}"
@@ -237,6 +352,10 @@ def run_database(kind: str, path: Path, work: Path, *, compare: bool) -> dict[st
         twin = twin_file(path)
         out["compare"] = _child(["--phase", "ingest", "--url", url, "--file", str(twin), "--var", str(var_dir)])
     out["raw"] = _child(["--phase", "raw", "--url", url, "--file", str(path)])
+    if stages:
+        url = database_url(kind, work)  # an empty store again: the first run, stage by stage
+        stage_var = str(work / f"var-{kind}-stages")
+        out["stages"] = _child(["--phase", "stages", "--url", url, "--file", str(path), "--var", stage_var])
     first, raw = out["first"].get("rows_per_s"), out["raw"].get("rows_per_s")
     out["ratio"] = round(first / raw, 2) if first and raw else None
     peaks = [p.get("peak_mb", 0) for p in out.values() if isinstance(p, dict)]
@@ -257,14 +376,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-compare", action="store_true", help="skip the same-rows-other-bytes phase")
+    parser.add_argument(
+        "--stages", action="store_true", help="also run the first load single-threaded and report CPU seconds per stage"
+    )
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "xinyidai-bench-ingest")
-    parser.add_argument("--phase", choices=("ingest", "raw"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("ingest", "raw", "stages"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--var", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.phase == "ingest":
         print(json.dumps(phase_ingest(args.url, args.file, args.var)))
+        return 0
+    if args.phase == "stages":
+        print(json.dumps(phase_stages(args.url, args.file, args.var), ensure_ascii=False))
         return 0
     if args.phase == "raw":
         print(json.dumps(phase_raw(args.url, args.file)))
@@ -285,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     for kind in kinds:
-        result[kind] = run_database(kind, path, args.work, compare=not args.no_compare)
+        result[kind] = run_database(kind, path, args.work, compare=not args.no_compare, stages=args.stages)
     result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(result, ensure_ascii=False))
     return 0

@@ -194,11 +194,11 @@ def write_chunk(store: BulkStore, prepared: Prepared, cipher: PiiCipher, counts:
 
 
 def _encrypted(rows: pl.DataFrame, cipher: PiiCipher) -> pl.DataFrame:
-    """The rows with their personal JSON replaced by its ciphertext (the only per-row Python on the path)."""
+    """The rows with their personal JSON replaced by its ciphertext (one cipher object per chunk; the one
+    per-row Python loop left on the path, ≈ 1 µs a row inside the AEAD)."""
     if rows.is_empty() or rows["pii"].null_count() == rows.height:
         return rows
-    encrypt = cipher.encrypt
-    sealed = [None if text is None else encrypt(text, context=PII_CONTEXT) for text in rows["pii"].to_list()]
+    sealed = cipher.encrypt_many(rows["pii"].to_list(), context=PII_CONTEXT)
     return rows.with_columns(pl.Series("pii", sealed, dtype=pl.String))
 
 

@@ -33,6 +33,7 @@ from xinyidai.ingest.model import (
     SourceRequired,
     SourceStatus,
     match_header,
+    normalise_code,
     record_id,
 )
 from xinyidai.ingest.store import BulkStore
@@ -171,6 +172,8 @@ class RecordView:
     source_id: uuid.UUID | None
     batch_id: uuid.UUID | None
     origin: str
+    #: The note kept with the record while it is disputed (an objection that ended unresolved).
+    dispute_note: str | None = None
 
     def published_on(self, day: date) -> bool:
         """Whether the record may be shown, shared or used on ``day``."""
@@ -389,6 +392,21 @@ def list_sources(
             query.order_by(Source.status.desc(), Source.department_code, Source.code).limit(limit).offset(offset)
         ).all()
         return [_source_view(r) for r in rows], total
+
+
+def get_source(db: Database, code: str | uuid.UUID) -> SourceView:
+    """One source by its code (数据来源单位代码, normalised like a delivered value) or by its id; ``NotFound``
+    if there is none. Sources are the platform's own register, not personal data: reads are not audited."""
+    query = sa.select(Source)
+    if isinstance(code, uuid.UUID):
+        query = query.where(Source.id == code)
+    else:
+        query = query.where(Source.code == (normalise_code(code, upper=True) or ""))
+    with db.transaction() as s:
+        row = s.scalar(query)
+        if row is None:
+            raise NotFound("未找到该数据来源单位")
+        return _source_view(row)
 
 
 def source_counts(db: Database) -> dict[str, int]:
@@ -1168,6 +1186,7 @@ def _record_view(row: Record) -> RecordView:
         source_id=row.source_id,
         batch_id=row.batch_id,
         origin=row.origin,
+        dispute_note=row.dispute_note,
     )
 
 
@@ -1339,11 +1358,29 @@ def _locked(session: Session, record_id: uuid.UUID) -> Record:
     return row
 
 
+#: Longest dispute note kept with a record (the same bound as a statement).
+DISPUTE_NOTE_MAX_CHARS = 2000
+
+
 def _set_disputed(
-    session: Session, *, actor: ActorRef, record_id: uuid.UUID, disputed: bool, reason: str, objection_id: object | None
+    session: Session,
+    *,
+    actor: ActorRef,
+    record_id: uuid.UUID,
+    disputed: bool,
+    reason: str,
+    objection_id: object | None,
+    note: str | None = None,
 ) -> RecordView:
+    text = None if note is None else note.strip()
+    if text is not None and not 1 <= len(text) <= DISPUTE_NOTE_MAX_CHARS:
+        raise InvalidInput(f"异议说明应为1至{DISPUTE_NOTE_MAX_CHARS}个字符")
     row = _locked(session, record_id)
     row.disputed = disputed
+    if not disputed:
+        row.dispute_note = None
+    elif text is not None:
+        row.dispute_note = text
     audit.record(
         session,
         actor=actor,
@@ -1352,22 +1389,34 @@ def _set_disputed(
         target_type="record",
         target_id=row.id,
         reasons=[reason],
-        data={"objection_id": objection_id},
+        data={"objection_id": objection_id, "note": text is not None},
     )
     return _record_view(row)
 
 
 def mark_disputed(
-    session: Session, *, actor: ActorRef, record_id: uuid.UUID, reason: str, objection_id: object | None = None
+    session: Session,
+    *,
+    actor: ActorRef,
+    record_id: uuid.UUID,
+    reason: str,
+    objection_id: object | None = None,
+    note: str | None = None,
 ) -> RecordView:
-    """Flag a record 有异议 at once, wherever it is shown (objection filed); audited in the caller's transaction."""
-    return _set_disputed(session, actor=actor, record_id=record_id, disputed=True, reason=reason, objection_id=objection_id)
+    """Flag a record 有异议 at once, wherever it is shown (objection filed); audited in the caller's transaction.
+
+    ``note`` (an objection that ended unresolved) is kept with the record while it stays disputed; without
+    one, an earlier note stays. Clearing the flag removes the note.
+    """
+    return _set_disputed(
+        session, actor=actor, record_id=record_id, disputed=True, reason=reason, objection_id=objection_id, note=note
+    )
 
 
 def clear_disputed(
     session: Session, *, actor: ActorRef, record_id: uuid.UUID, reason: str, objection_id: object | None = None
 ) -> RecordView:
-    """Remove the 有异议 flag (objection upheld or withdrawn); audited."""
+    """Remove the 有异议 flag and its note (objection upheld or withdrawn); audited."""
     return _set_disputed(session, actor=actor, record_id=record_id, disputed=False, reason=reason, objection_id=objection_id)
 
 

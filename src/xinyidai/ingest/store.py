@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,6 +80,12 @@ _HISTORY_COLUMNS = (
 #: SQLite page cache during a batch (KiB, negative = size): a batch is one transaction, and dirty pages
 #: that do not fit are spilled to the WAL and re-read. 256 MiB keeps a million-row batch mostly in memory.
 SQLITE_BATCH_CACHE_KIB = 262_144
+
+
+def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """The frame's rows as tuples for ``executemany``, built from whole columns (one Python list per column,
+    zipped) rather than row by row: a third of the cost of ``DataFrame.iter_rows``."""
+    return zip(*(column.to_list() for column in frame.get_columns()), strict=True)
 
 
 def _sqlite_datetime(moment: datetime) -> str:
@@ -215,7 +221,7 @@ class BulkStore:
             return
         if self.dialect == "sqlite":
             varying = self._record_frame(rows.sort("id"), version=1).select(self._VARYING)
-            self.raw.executemany(self._sqlite_insert(), varying.iter_rows())
+            self.raw.executemany(self._sqlite_insert(), _tuples(varying))
         else:
             self._copy("ingest_record", RECORD_COLUMNS, self._record_frame(rows.sort("id"), version=1))
 
@@ -225,7 +231,7 @@ class BulkStore:
                 self.raw.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_stage AS SELECT * FROM ingest_record WHERE 0")
             self.raw.execute("DELETE FROM ingest_stage")
             marks = ", ".join("?" for _ in RECORD_COLUMNS)
-            self.raw.executemany(f"INSERT INTO ingest_stage ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", frame.iter_rows())
+            self.raw.executemany(f"INSERT INTO ingest_stage ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", _tuples(frame))
         else:
             with self.raw.cursor() as cur:
                 if not self._staged:
@@ -281,6 +287,6 @@ class BulkStore:
         )
         if self.dialect == "sqlite":
             marks = ", ".join("?" for _ in _REJECT_COLUMNS)
-            self.raw.executemany(f"INSERT INTO ingest_reject ({', '.join(_REJECT_COLUMNS)}) VALUES ({marks})", frame.iter_rows())
+            self.raw.executemany(f"INSERT INTO ingest_reject ({', '.join(_REJECT_COLUMNS)}) VALUES ({marks})", _tuples(frame))
         else:
             self._copy("ingest_reject", _REJECT_COLUMNS, frame)

@@ -119,8 +119,12 @@ class Record(Base):
     disputed: Mapped[bool] = mapped_column(default=False)
     repaired: Mapped[bool] = mapped_column(default=False)
     statement: Mapped[str | None] = mapped_column(sa.Text)
+    #: The note kept with a disputed record (an objection that ended unresolved); cleared with the flag.
+    dispute_note: Mapped[str | None] = mapped_column(sa.Text)
     source_id: Mapped[uuid.UUID | None] = mapped_column()
-    batch_id: Mapped[uuid.UUID | None] = mapped_column()
+    #: Indexed for the per-batch queries of data quality (timeliness); a batch's rows share one key, so the
+    #: index grows at one end during a bulk load.
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     #: ``delivery`` or ``correction``.
     origin: Mapped[str] = mapped_column(sa.String(16))
     received_at: Mapped[datetime] = mapped_column()
