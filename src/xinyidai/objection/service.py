@@ -296,18 +296,15 @@ def _store_attachment(folder: Path, upload: AttachmentUpload, position: int) -> 
 
 
 def _record_owner(db: Database, record: ingest.RecordView) -> tuple[uuid.UUID | None, str]:
-    """ADAPTER (ingest has no ``get_source(id)``): the principal department linked to the record's source and
-    the source's catalog department; without a source, the catalog item's department and no tenant yet."""
+    """The principal department linked to the record's source and the source's catalog department; without a
+    source, the catalog item's department and no tenant yet."""
     if record.source_id is not None:
-        offset, page = 0, 500
-        while True:
-            views, total = ingest.list_sources(db, limit=page, offset=offset)
-            for view in views:
-                if view.id == record.source_id:
-                    return view.department_id, view.department_code
-            offset += page
-            if offset >= total:
-                break
+        try:
+            view = ingest.get_source(db, record.source_id)
+        except NotFound:
+            view = None
+        if view is not None:
+            return view.department_id, view.department_code
     try:
         item = load_catalog().item(record.item_code)
     except NotInCatalog:
@@ -539,6 +536,10 @@ def resolve(
                 version = corrected.version
             if outcome.clears_flag:
                 ingest.clear_disputed(s, actor=actor.ref, record_id=row.record_id, reason=reason, objection_id=str(row.id))
+            else:  # the record stays 有异议 and carries the department's answer as its dispute note
+                ingest.mark_disputed(
+                    s, actor=actor.ref, record_id=row.record_id, reason=reason, objection_id=str(row.id), note=text
+                )
             late = china_date(now) > row.due_on
             row.status = new.value
             row.answer = text
