@@ -99,6 +99,17 @@ class Settings(BaseSettings):
     audit_verify_keys_old: str = Field(
         "", description="Verifier keys of retired checkpoint signing keys, comma-separated, so old checkpoints still verify."
     )
+    report_verify_rate_per_minute: int = Field(
+        30,
+        ge=0,
+        description=(
+            "Requests a minute one client IP may make to the public report verification (API and page), "
+            "per server process (a token bucket); 0 turns the limit off."
+        ),
+    )
+    report_verify_burst: int = Field(
+        10, ge=1, description="Requests one client IP may make to the report verification at once before the rate applies."
+    )
     audit_checkpoint_minutes: int = Field(10, ge=1, le=1440, description="How often a signed audit checkpoint is made.")
     consent_signing_algorithm: str = Field(
         "EdDSA",

@@ -24,6 +24,13 @@ _PG_CHAIN_LOCK = 0x78_79_64_61_75_64  # "xydaud"
 _clock: Clock = SystemClock()
 
 
+#: The chain head: the last event's seq and hash (an index lookup on the unique seq). Built once, so each append
+#: reuses SQLAlchemy's compiled form instead of constructing the statement anew.
+_HEAD = sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_LOCK = sa.select(sa.func.pg_advisory_xact_lock(_PG_CHAIN_LOCK))
+_INSERT = sa.insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
+
+
 def record(
     session: Session,
     *,
@@ -36,11 +43,17 @@ def record(
     data: dict[str, Any] | None = None,
     clock: Clock | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain in the caller's transaction; it commits or rolls back with the change."""
+    """Append one event to the chain in the caller's transaction; it commits or rolls back with the change.
+
+    The caller's pending changes are flushed first (so the event follows what it records), then the row is
+    written with one Core INSERT: the returned `AuditEvent` carries the stored values but is not attached to
+    the session (the log is append-only; nothing updates an event through the ORM).
+    """
+    session.flush()
     if session.get_bind().dialect.name == "postgresql":
         # Serialise appenders: the lock is released when the caller's transaction ends.
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_CHAIN_LOCK)))
-    head = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+        session.execute(_LOCK)
+    head = session.execute(_HEAD).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
     rec = EventRecord(
         seq=seq,
@@ -59,27 +72,26 @@ def record(
         data=jsonable(data or {}),
         prev_hash=prev,
     )
-    row = AuditEvent(
-        id=uuid.UUID(rec.id),
-        seq=rec.seq,
-        occurred_at=rec.occurred_at,
-        node_id=rec.node_id,
-        actor_kind=rec.actor_kind,
-        actor_id=rec.actor_id,
-        actor_label=rec.actor_label,
-        action=rec.action,
-        subject=rec.subject,
-        target_type=rec.target_type,
-        target_id=rec.target_id,
-        reasons=rec.reasons,
-        request_id=rec.request_id,
-        data=rec.data,
-        prev_hash=rec.prev_hash,
-        hash=event_hash(rec),
-    )
-    session.add(row)
-    session.flush()
-    return row
+    values: dict[str, Any] = {
+        "id": uuid.UUID(rec.id),
+        "seq": rec.seq,
+        "occurred_at": rec.occurred_at,
+        "node_id": rec.node_id,
+        "actor_kind": rec.actor_kind,
+        "actor_id": rec.actor_id,
+        "actor_label": rec.actor_label,
+        "action": rec.action,
+        "subject": rec.subject,
+        "target_type": rec.target_type,
+        "target_id": rec.target_id,
+        "reasons": rec.reasons,
+        "request_id": rec.request_id,
+        "data": rec.data,
+        "prev_hash": rec.prev_hash,
+        "hash": event_hash(rec),
+    }
+    session.execute(_INSERT, values)
+    return AuditEvent(**values)
 
 
 def _to_record(row: AuditEvent) -> EventRecord:

@@ -17,7 +17,18 @@ def serve(
     from xinyidai.app import create_app
 
     s = settings()
-    uvicorn.run(create_app(s), host=host or s.host, port=port or s.port, log_config=None, proxy_headers=True)
+    # uvicorn's own access line is off: RequestContextMiddleware logs every request once, with its request id.
+    # loop/http "auto" take uvloop and httptools, which are installed with uvicorn[standard].
+    uvicorn.run(
+        create_app(s),
+        host=host or s.host,
+        port=port or s.port,
+        log_config=None,
+        proxy_headers=True,
+        access_log=False,
+        loop="auto",
+        http="auto",
+    )
 
 
 def register(app: typer.Typer) -> None:

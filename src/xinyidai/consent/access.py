@@ -22,7 +22,7 @@ from xinyidai.consent.model import (
     decide_access,
     fetch_window_start,
 )
-from xinyidai.consent.service import AuthorizationNotFound, authorization_of, normalize_uscc
+from xinyidai.consent.service import AUTHORIZATION_FIELDS, AuthorizationNotFound, authorization_of, normalize_uscc
 from xinyidai.consent.tables import ConsentAuthorization, ConsentFetch
 from xinyidai.kernel.actor import ActorRef
 from xinyidai.kernel.clock import Clock
@@ -122,6 +122,21 @@ def _item_ref(code: str) -> ItemRef | None:
     return ItemRef(item.code, item.category, item.disclosure.value)
 
 
+#: The columns the decision and the audit event need, locked (FOR UPDATE on PostgreSQL; SQLite's transactions
+#: already hold the write lock) so that concurrent fetches cannot both slip under the cap. A Core select built
+#: once: no ORM identity-map work, and the signed artefact (the widest column) is not read.
+_AUTHORIZATION = (
+    sa.select(*(ConsentAuthorization.__table__.c[name] for name in AUTHORIZATION_FIELDS))
+    .where(ConsentAuthorization.id == sa.bindparam("id"))
+    .with_for_update()
+)
+
+_FETCHES = sa.select(sa.func.count()).select_from(ConsentFetch).where(ConsentFetch.authorization_id == sa.bindparam("id"))
+#: Fetches in the cap's current window (the index on authorization_id, at serves it).
+_FETCHES_SINCE = _FETCHES.where(ConsentFetch.at >= sa.bindparam("start"))
+_INSERT_FETCH = sa.insert(ConsentFetch.metadata.tables[ConsentFetch.__tablename__])
+
+
 def check_access(
     session: Session,
     *,
@@ -151,19 +166,15 @@ def check_access(
     at = clock.now()
     uscc = normalize_uscc(subject_uscc)
     kind = accessor_kind(principal)
-    row = (
-        session.get(ConsentAuthorization, authorization_id, with_for_update=True, populate_existing=True)
-        if authorization_id is not None
-        else None
-    )
+    row = session.execute(_AUTHORIZATION, {"id": authorization_id}).first() if authorization_id is not None else None
     authorization = authorization_of(row) if row is not None else None
     fetch_count = 0
     if authorization is not None:
         start = fetch_window_start(authorization, at=at)
-        counted = sa.select(sa.func.count()).select_from(ConsentFetch).where(ConsentFetch.authorization_id == authorization.id)
-        if start is not None:
-            counted = counted.where(ConsentFetch.at >= start)
-        fetch_count = int(session.scalar(counted) or 0)
+        if start is None:
+            fetch_count = int(session.scalar(_FETCHES, {"id": authorization.id}) or 0)
+        else:
+            fetch_count = int(session.scalar(_FETCHES_SINCE, {"id": authorization.id, "start": start}) or 0)
     decisions: list[AccessDecision] = []
     for code in dict.fromkeys(items):
         ref = _item_ref(code)
@@ -190,19 +201,21 @@ def check_access(
     fetch_id: uuid.UUID | None = None
     counted_items = [d.item for d in decisions if d.allowed and d.counted]
     if counted_items and authorization is not None and principal is not None and principal.institution_id is not None:
-        fetch = ConsentFetch(
-            id=new_id(),
-            authorization_id=authorization.id,
-            institution_id=principal.institution_id,
-            subject_uscc=uscc,
-            action=AccessAction(action).value,
-            purpose=purpose.value if purpose else "",
-            items=counted_items,
-            actor_id=str(principal.id),
-            at=at,
+        fetch_id = new_id()
+        session.execute(
+            _INSERT_FETCH,
+            {
+                "id": fetch_id,
+                "authorization_id": authorization.id,
+                "institution_id": principal.institution_id,
+                "subject_uscc": uscc,
+                "action": AccessAction(action).value,
+                "purpose": purpose.value if purpose else "",
+                "items": counted_items,
+                "actor_id": str(principal.id),
+                "at": at,
+            },
         )
-        session.add(fetch)
-        fetch_id = fetch.id
     any_allowed = any(d.allowed for d in decisions)
     actor = principal.ref if principal is not None else ActorRef.anonymous()
     own_row = row is not None and principal is not None and row.institution_id == principal.institution_id

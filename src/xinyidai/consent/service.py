@@ -213,7 +213,7 @@ class Verification:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _frequency(row: ConsentAuthorization) -> Frequency | None:
+def _frequency(row: ConsentAuthorization | sa.Row[Any]) -> Frequency | None:
     if row.frequency_unit is None or row.frequency_max is None:
         return None
     return Frequency(row.frequency_max, FrequencyUnit(row.frequency_unit))
@@ -252,8 +252,31 @@ def _view(row: ConsentAuthorization, *, at: datetime, history: Iterable[ConsentT
     )
 
 
-def authorization_of(row: ConsentAuthorization) -> Authorization:
-    """The pure view of a stored authorization, as `decide_access` takes it."""
+#: The columns `authorization_of` reads.
+AUTHORIZATION_FIELDS = (
+    "id",
+    "enterprise_uscc",
+    "institution_id",
+    "institution_name",
+    "status",
+    "purpose",
+    "scope_categories",
+    "scope_items",
+    "data_from",
+    "data_to",
+    "fetch_type",
+    "frequency_unit",
+    "frequency_max",
+    "data_life_days",
+    "starts_at",
+    "expires_at",
+    "valid_from",
+)
+
+
+def authorization_of(row: ConsentAuthorization | sa.Row[Any]) -> Authorization:
+    """The pure view of a stored authorization, as `decide_access` takes it: from the mapped row, or from a Core
+    row holding at least the `AUTHORIZATION_FIELDS` columns."""
     return Authorization(
         id=row.id,
         enterprise_uscc=row.enterprise_uscc,

@@ -52,6 +52,9 @@ def problem_response(
         body["request_id"] = rid
     body.update(extra)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    retry_after = extra.get("retry_after")
+    if status in (429, 503) and isinstance(retry_after, int) and retry_after > 0:
+        headers = {"Retry-After": str(retry_after)}  # RFC 9110 §10.2.3: seconds
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 

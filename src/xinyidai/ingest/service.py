@@ -1156,7 +1156,7 @@ def batch_figures(db: Database) -> dict[str, Any]:
 # --- records ------------------------------------------------------------------------------------
 
 
-def _record_view(row: Record) -> RecordView:
+def _record_view(row: Record | sa.Row[Any]) -> RecordView:
     catalog = load_catalog()
     try:
         item = catalog.item(row.item_code)
@@ -1205,13 +1205,15 @@ def visible_records(
 
     Not audited here: callers that show non-public data to someone audit their read (``my_records``).
     """
-    query = sa.select(Record).where(Record.subject_uscc == uscc.strip().upper())
+    # Core rows of the record's columns, not mapped objects: a report reads tens of records per request, and
+    # identity-map bookkeeping for rows that are only turned into views was most of visible_records' cost.
+    query = sa.select(*Record.__table__.c).where(Record.subject_uscc == uscc.strip().upper())
     wanted = list(items) if items is not None else None
     if wanted is not None:
         query = query.where(Record.item_code.in_(wanted))
     query = _visibility(query, as_of=as_of, include_unpublished=include_unpublished)
     with db.transaction() as s:
-        rows = s.scalars(query.order_by(Record.item_code, Record.event_date.desc().nulls_last(), Record.id)).all()
+        rows = s.execute(query.order_by(Record.item_code, Record.event_date.desc().nulls_last(), Record.id)).all()
         return [_record_view(r) for r in rows]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import uuid
@@ -509,8 +510,14 @@ class _InvalidScope(Forbidden):
     title = "申请的权限超出授予范围"
 
 
-def principal_from_token(*, clock: Clock, token: str, secret_key: str, issuer: str, audience: str) -> Principal:
-    """Verify a bearer token (signature, issuer, audience, expiry) and return its principal."""
+@functools.lru_cache(maxsize=4096)
+def _verified_token(token: str, secret_key: str, issuer: str, audience: str) -> tuple[int, int, Principal]:
+    """A token whose signature, issuer, audience and required claims verify: (exp, nbf, principal).
+
+    Pure in its arguments (HMAC verification of the same bytes under the same key always gives the same
+    answer), so a client's repeated token is verified once; a failure raises and is never cached. The
+    times are not checked here: `principal_from_token` checks them on every call against the injected clock.
+    """
     try:
         claims = jwt.decode(
             token,
@@ -518,7 +525,7 @@ def principal_from_token(*, clock: Clock, token: str, secret_key: str, issuer: s
             algorithms=["HS256"],
             audience=audience,
             issuer=issuer,
-            # Times are checked below against the injected clock, not the library's wall clock.
+            # Times are checked by the caller against the injected clock, not the library's wall clock.
             options={
                 "require": ["exp", "iat", "sub", "aud", "iss", "scope"],
                 "verify_exp": False,
@@ -532,13 +539,10 @@ def principal_from_token(*, clock: Clock, token: str, secret_key: str, issuer: s
         raise Unauthenticated("访问令牌的受众不符") from exc
     except jwt.PyJWTError as exc:
         raise Unauthenticated("访问令牌无效") from exc
-    now = clock.now().timestamp()
-    if not isinstance(claims["exp"], int) or claims["exp"] <= now:
+    if not isinstance(claims["exp"], int):
         raise Unauthenticated("访问令牌已过期")
-    if int(claims.get("nbf", claims["iat"])) > now + 30:
-        raise Unauthenticated("访问令牌尚未生效")
     perms = frozenset(Permission(p) for p in str(claims["scope"]).split() if p in Permission._value2member_map_)
-    return Principal(
+    principal = Principal(
         kind=ActorKind.CLIENT,
         id=uuid.UUID(claims["sub"]),
         label=str(claims.get("name") or claims["sub"]),
@@ -547,6 +551,22 @@ def principal_from_token(*, clock: Clock, token: str, secret_key: str, issuer: s
         institution_id=uuid.UUID(claims["inst"]) if claims.get("inst") else None,
         department_id=uuid.UUID(claims["dept"]) if claims.get("dept") else None,
     )
+    return claims["exp"], int(claims.get("nbf", claims["iat"])), principal
+
+
+def principal_from_token(*, clock: Clock, token: str, secret_key: str, issuer: str, audience: str) -> Principal:
+    """Verify a bearer token (signature, issuer, audience, expiry) and return its principal.
+
+    The signature check is done once per distinct token (`_verified_token`, bounded LRU); the expiry and
+    not-before are checked on every call against the injected clock.
+    """
+    exp, nbf, principal = _verified_token(token, secret_key, issuer, audience)
+    now = clock.now().timestamp()
+    if exp <= now:
+        raise Unauthenticated("访问令牌已过期")
+    if nbf > now + 30:
+        raise Unauthenticated("访问令牌尚未生效")
+    return principal
 
 
 # --- figures for pages -----------------------------------------------------------------------

@@ -7,10 +7,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, UploadFile, status
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from xinyidai import consent
 from xinyidai.http.container import Container, get_container
+from xinyidai.http.ratelimit import VERIFY_RATE_LIMIT
 from xinyidai.kernel.errors import InvalidInput
 from xinyidai.principal import PUBLIC, Permission, Principal, optional_principal, require
 from xinyidai.report import render, service
@@ -45,6 +46,10 @@ class ReportFormat(StrEnum):
 FormatQuery = Annotated[ReportFormat, Query(alias="format")]
 
 
+#: The public verification's per-client limit (API and page share the bucket of a client).
+VerifyRateLimit = Depends(VERIFY_RATE_LIMIT)
+
+
 def base_url(request: Request, container: Container) -> str:
     """The public address the QR code points to: setting ``report_public_url`` or this request's base URL."""
     configured = getattr(container.settings, "report_public_url", None)
@@ -56,7 +61,9 @@ def deliver(
 ) -> Response:
     """The report in the asked format; HTML and PDF carry the QR code of the verify page."""
     if fmt is ReportFormat.JSON:
-        return JSONResponse(ReportEnvelope.of(doc).model_dump(mode="json"), status_code=code)
+        # The envelope's bytes are built around the document's canonical JSON (already made to hash it), not
+        # re-validated and re-serialised through the response model: the same JSON, once.
+        return Response(doc.envelope_json(), status_code=code, media_type="application/json")
     url = render.verify_url(base_url(request, container), doc.verification_code)
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
     if fmt is ReportFormat.HTML:
@@ -143,14 +150,24 @@ def my_reports(container: ContainerDep, who: Owner, limit: Annotated[int, Query(
     return [ReportSummaryRead.of(s) for s in service.list_reports(container.db, actor=who, limit=limit)]
 
 
-@router.get("/reports/verify/{code}", response_model=VerificationRead, summary="核验报告验证码", dependencies=[Depends(PUBLIC)])
+@router.get(
+    "/reports/verify/{code}",
+    response_model=VerificationRead,
+    summary="核验报告验证码",
+    dependencies=[Depends(PUBLIC), VerifyRateLimit],
+    responses={429: {"description": "请求过于频繁（按客户端 IP 限流）"}},
+)
 def verify(code: str, container: ContainerDep) -> VerificationRead:
     """Anyone checks a verification code: the report's facts, its hash, whether the platform's signature holds."""
     return VerificationRead.of(service.verify_report(container.db, keyring=consent.keyring_for(container), code=code))
 
 
 @router.post(
-    "/reports/verify/{code}", response_model=VerificationRead, summary="核验报告是否被篡改", dependencies=[Depends(PUBLIC)]
+    "/reports/verify/{code}",
+    response_model=VerificationRead,
+    summary="核验报告是否被篡改",
+    dependencies=[Depends(PUBLIC), VerifyRateLimit],
+    responses={429: {"description": "请求过于频繁（按客户端 IP 限流）"}},
 )
 def verify_presented(code: str, file: UploadFile, container: ContainerDep) -> VerificationRead:
     """Anyone presents a report (its JSON, or the PDF with the JSON attached) and learns whether it is unaltered."""

@@ -6,6 +6,8 @@ decision, the number, the stored report and its audit event are then one write t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from xinyidai.report.model import (
     SectionSpec,
     advice,
     build_sections,
+    canonical_json,
     check_period,
     content_sha256,
     in_period,
@@ -70,11 +73,24 @@ class ReportDocument:
     signature: str
     key_id: str
     content: dict[str, Any]
+    #: The content's canonical JSON (what `sha256` covers) when the document was just issued; lets the JSON
+    #: delivery embed the bytes already hashed instead of serialising the document again.
+    canonical: bytes | None = None
 
     @property
     def title(self) -> str:
         """The report's Chinese title."""
         return str(self.content["title"])
+
+    def envelope_json(self) -> bytes:
+        """`envelope()` as UTF-8 JSON bytes, the document embedded as its canonical JSON."""
+        body = self.canonical if self.canonical is not None else canonical_json(self.content)
+        rest = json.dumps(
+            {"sha256": self.sha256, "signature": self.signature, "signature_type": SIGNATURE_TYPE, "key_id": self.key_id},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+        return b'{"report":' + body + b"," + rest[1:]
 
     def envelope(self) -> dict[str, Any]:
         """What a JSON download holds: the document, its hash and the signature over it."""
@@ -128,17 +144,30 @@ def _items_in_force(on: date) -> list[catalog.Item]:
     return [item for category in version.categories for item in version.items_in(category.code)]
 
 
-def _entry(record: ingest.RecordView, item: catalog.Item | None) -> Entry:
+_Shown = tuple[tuple[str, str, bool, bool], ...]
+
+
+def _shown_fields(item: catalog.Item) -> _Shown:
+    """The fields a report shows of an item's records: (name, Chinese label, masked, is an ID number), in schema
+    order, the subject field left out; worked out once per item per report (`_entries`)."""
+    out: list[tuple[str, str, bool, bool]] = []
+    for spec in item.record_schema:
+        if spec.name == item.subject_field:
+            continue
+        is_id = spec.type is catalog.FieldType.ID_NUMBER or spec.name.endswith("ZJHM") or spec.name.endswith("_id_no")
+        out.append((spec.name, spec.label_zh, spec.personal or is_id, is_id))
+    return tuple(out)
+
+
+def _entry(record: ingest.RecordView, item: catalog.Item | None, shown: _Shown | None = None) -> Entry:
     fields: list[tuple[str, str]] = []
     if item is not None:
-        for spec in item.record_schema:
-            if spec.name == item.subject_field:
-                continue
-            value = record.data.get(spec.name)
+        data = record.data
+        for name, label, personal, is_id in shown if shown is not None else _shown_fields(item):
+            value = data.get(name)
             if value is None or value == "":
                 continue
-            is_id = spec.type is catalog.FieldType.ID_NUMBER or spec.name.endswith("ZJHM") or spec.name.endswith("_id_no")
-            fields.append((spec.label_zh, shown_value(value, personal=spec.personal or is_id, id_number=is_id)))
+            fields.append((label, shown_value(value, personal=personal, id_number=is_id)))
     return Entry(
         record_id=str(record.id),
         item_code=record.item_code,
@@ -155,13 +184,18 @@ def _entry(record: ingest.RecordView, item: catalog.Item | None) -> Entry:
 
 def _entries(records: Iterable[ingest.RecordView]) -> list[Entry]:
     cat = catalog.load_catalog()
+    items: dict[str, tuple[catalog.Item | None, _Shown]] = {}
     out: list[Entry] = []
     for record in records:
-        try:
-            item: catalog.Item | None = cat.item(record.item_code)
-        except catalog.NotInCatalog:
-            item = None
-        out.append(_entry(record, item))
+        code = record.item_code
+        if code not in items:
+            try:
+                item: catalog.Item | None = cat.item(code)
+            except catalog.NotInCatalog:
+                item = None
+            items[code] = (item, _shown_fields(item) if item is not None else ())
+        found, shown = items[code]
+        out.append(_entry(record, found, shown))
     return out
 
 
@@ -189,19 +223,25 @@ def _actor(who: Principal | None) -> ActorRef:
     return who.ref if who is not None else ActorRef.anonymous()
 
 
+def _sequence_upsert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Report.metadata.tables[ReportSequence.__tablename__]
+    return (
+        insert(table)
+        .values(node_id=sa.bindparam("node_id"), day=sa.bindparam("day"), last=1)
+        .on_conflict_do_update(index_elements=[table.c.node_id, table.c.day], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+
+
+#: The number upsert of each dialect, built once (its compiled form is then reused from SQLAlchemy's cache).
+_SEQUENCE_UPSERT = {dialect: _sequence_upsert(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def _next_sequence(session: Session, node_id: str, day: date) -> int:
     """Take the next number of the day atomically (an upsert, so concurrent issuers never collide)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    upsert = (
-        insert(ReportSequence)
-        .values(node_id=node_id, day=day, last=1)
-        .on_conflict_do_update(
-            index_elements=[ReportSequence.node_id, ReportSequence.day], set_={"last": ReportSequence.last + 1}
-        )
-        .returning(ReportSequence.last)
-    )
-    return int(session.execute(upsert).scalar_one())
+    upsert = _SEQUENCE_UPSERT[session.get_bind().dialect.name]
+    return int(session.execute(upsert, {"node_id": node_id, "day": day}).scalar_one())
 
 
 def _document(row: Report) -> ReportDocument:
@@ -238,8 +278,17 @@ class _Draft:
     daily_key: str | None = None
 
 
-def _issue(session: Session, *, node_id: str, clock: Clock, keyring: Keyring, who: Principal | None, draft: _Draft) -> Report:
-    """Number, sign and store a report in the caller's transaction; audited as ``report.<kind>.issue``."""
+#: One Core INSERT of a report row, built once: the document is written without ORM unit-of-work bookkeeping.
+_INSERT_REPORT = sa.insert(Report.metadata.tables[Report.__tablename__])
+
+
+def _issue(
+    session: Session, *, node_id: str, clock: Clock, keyring: Keyring, who: Principal | None, draft: _Draft
+) -> ReportDocument:
+    """Number, sign and store a report in the caller's transaction; audited as ``report.<kind>.issue``.
+
+    The content is serialised once: its canonical JSON is hashed, signed (through the hash) and handed to the
+    JSON delivery with the document."""
     at = clock.now()
     day = today(clock)
     number = report_number(node_id, day, _next_sequence(session, node_id, day))
@@ -263,38 +312,41 @@ def _issue(session: Session, *, node_id: str, clock: Clock, keyring: Keyring, wh
         ],
         **draft.extra,
     }
-    sha = content_sha256(content)
+    canonical = canonical_json(content)
+    sha = hashlib.sha256(canonical).hexdigest()
     signature = keyring.sign(signature_claims(content, sha), typ=SIGNATURE_TYPE)
-    row = Report(
-        id=new_id(),
-        number=number,
-        verification_code=code,
-        kind=draft.kind.value,
-        special_type=draft.special_type,
-        subject_uscc=draft.uscc,
-        subject_name=draft.subject_name,
-        owner=draft.owner,
-        requested_by=str(who.id) if who is not None else "anonymous",
-        authorization_id=draft.authorization_id,
-        purpose=draft.purpose,
-        period_from=draft.period[0] if draft.period else None,
-        period_to=draft.period[1] if draft.period else None,
-        daily_key=draft.daily_key,
-        generated_at=at,
-        content_sha256=sha,
-        signature=signature,
-        key_id=keyring.kid,
-        content=content,
+    report_id = new_id()
+    session.execute(
+        _INSERT_REPORT,
+        {
+            "id": report_id,
+            "number": number,
+            "verification_code": code,
+            "kind": draft.kind.value,
+            "special_type": draft.special_type,
+            "subject_uscc": draft.uscc,
+            "subject_name": draft.subject_name,
+            "owner": draft.owner,
+            "requested_by": str(who.id) if who is not None else "anonymous",
+            "authorization_id": draft.authorization_id,
+            "purpose": draft.purpose,
+            "period_from": draft.period[0] if draft.period else None,
+            "period_to": draft.period[1] if draft.period else None,
+            "daily_key": draft.daily_key,
+            "generated_at": at,
+            "content_sha256": sha,
+            "signature": signature,
+            "key_id": keyring.kid,
+            "content": content,
+        },
     )
-    session.add(row)
-    session.flush()
     audit.record(
         session,
         actor=_actor(who),
         action=f"report.{draft.kind.value}.issue",
         subject=draft.uscc,
         target_type="report",
-        target_id=row.id,
+        target_id=report_id,
         data={
             "number": number,
             "sha256": sha,
@@ -303,7 +355,21 @@ def _issue(session: Session, *, node_id: str, clock: Clock, keyring: Keyring, wh
         },
         clock=clock,
     )
-    return row
+    return ReportDocument(
+        id=report_id,
+        number=number,
+        kind=draft.kind,
+        special_type=draft.special_type,
+        subject_uscc=draft.uscc,
+        subject_name=draft.subject_name,
+        generated_at=at,
+        verification_code=code,
+        sha256=sha,
+        signature=signature,
+        key_id=keyring.kid,
+        content=content,
+        canonical=canonical,
+    )
 
 
 def _normalize_uscc(code: str) -> str:
@@ -332,8 +398,7 @@ def create_public_report(db: Database, *, actor: Principal | None, clock: Clock,
         owner=_owner_of(actor),
     )
     with db.transaction() as s:
-        row = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
-        return _document(row)
+        return _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
 
 
 def create_authorized_report(
@@ -410,8 +475,7 @@ def create_authorized_report(
                 authorization_id=authorization_id,
                 purpose=purpose.value,
             )
-            row = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
-            document = _document(row)
+            document = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
     if refused is not None:
         refused.raise_for_denial()
         raise consent.AccessDenied("授权未覆盖任何非公开信息项")  # pragma: no cover - raise_for_denial always raises here
@@ -480,8 +544,7 @@ def create_special_report(
     )
     try:
         with db.transaction() as s:
-            row = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
-            return _document(row)
+            return _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
     except IntegrityError as exc:  # a concurrent request of the same type won the day's slot
         if "daily_key" in str(exc.orig) or "report" in str(exc.orig):
             raise DailyLimitReached(f"今日已申请过{special.title}，请明日再申请") from exc

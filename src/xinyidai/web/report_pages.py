@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from xinyidai import consent, report
 from xinyidai.http.container import Container, get_container
+from xinyidai.http.ratelimit import VERIFY_RATE_LIMIT
 from xinyidai.kernel.errors import DomainError
 from xinyidai.principal import PUBLIC, Permission, Principal, optional_principal, require
 from xinyidai.web.layout import redirect, render, today_in_china
@@ -201,7 +202,7 @@ def _verify_page(
     )
 
 
-@router.get("/reports/verify", dependencies=[Depends(PUBLIC)])
+@router.get("/reports/verify", dependencies=[Depends(PUBLIC), Depends(VERIFY_RATE_LIMIT)])
 def verify_form(request: Request, container: ContainerDep, who: MaybePrincipal, code: str = "") -> Response:
     """Enter a verification code (the QR code fills it in) to see the report's facts."""
     if not code:
@@ -213,7 +214,7 @@ def verify_form(request: Request, container: ContainerDep, who: MaybePrincipal, 
     return _verify_page(request, container, who, code=code, result=result)
 
 
-@router.post("/reports/verify", dependencies=[Depends(PUBLIC)])
+@router.post("/reports/verify", dependencies=[Depends(PUBLIC), Depends(VERIFY_RATE_LIMIT)])
 def verify_upload(
     request: Request,
     container: ContainerDep,
