@@ -21,6 +21,7 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     "matching": ([], ["--enterprises", "20000", "--runs", "20"]),
     "report_api": (["--db", "both", "--seconds", "8"], ["--db", "sqlite", "--seconds", "2"]),
     "scorecard": (["--rows", "1000000", "--runs", "5"], ["--rows", "20000", "--runs", "1", "--dict-rows", "1000"]),
+    "evaluate": (["--enterprises", "1000000", "--runs", "1"], ["--enterprises", "2000", "--runs", "1"]),
 }
 
 

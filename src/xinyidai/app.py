@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import Response
 
-from xinyidai import __version__, consent, lending, product
+from xinyidai import __version__, consent, evaluation, lending, product
 from xinyidai.config import Settings
 from xinyidai.db import Database, create_database_engine
 from xinyidai.db import migrate as db_migrate
@@ -43,29 +42,10 @@ def build_container(settings: Settings, *, db: Database | None = None, clock: Cl
     db.node_id = settings.node_id
     cipher = cipher_from_settings(settings)
     container = Container(settings=settings, db=db, clock=clock or SystemClock(), cipher=cipher)
-    container.services[lending.HOOKS_SERVICE] = _lending_hooks(container)
+    container.services[lending.HOOKS_SERVICE] = lending.default_hooks(container)
+    # Matching reads grades, scores and list facts from the evaluation domain (registry facts underneath).
+    container.services[product.FACTS_SERVICE] = evaluation.EvaluationFacts(container.db, clock=container.clock)
     return container
-
-
-def _lending_hooks(container: Container) -> lending.LendingHooks:
-    """Lending's ports onto the product market and the authorizations (it stands without them in tests)."""
-    db, clock = container.db, container.clock
-
-    def product_ref(product_id: uuid.UUID) -> lending.ProductRef | None:
-        found = product.published_product(db, product_id=product_id)
-        if found is None:
-            return None
-        return lending.ProductRef(
-            id=uuid.UUID(found.id),
-            institution_id=uuid.UUID(found.institution_id),
-            name=found.terms.name,
-            credit_loan=found.terms.credit_loan,
-        )
-
-    def authorization(uscc: str, institution_id: uuid.UUID, _product_id: uuid.UUID) -> uuid.UUID | None:
-        return consent.find_active_authorization(db, enterprise_uscc=uscc, institution_id=institution_id, clock=clock)
-
-    return lending.LendingHooks(product=product_ref, authorization=authorization, endpoint_url=consent.endpoint_url)
 
 
 def build_job_registry(container: Container) -> JobRegistry:

@@ -46,7 +46,7 @@ def generate(
 
 
 def demo(
-    enterprises: int = typer.Option(300, help="Demo enterprises to generate."),
+    enterprises: int = typer.Option(2000, help="Demo enterprises to generate (enough defaults to train a scorecard)."),
     seed: int = typer.Option(2026, help="Seed of the demo data."),
     serve: bool = typer.Option(True, help="Serve after loading."),
 ) -> None:
@@ -56,6 +56,8 @@ def demo(
     from xinyidai.db import migrate as db_migrate
     from xinyidai.demo import department_simulator, load_demo_data, read_csv_rows, seed_principals
     from xinyidai.demodata import generate as run
+    from xinyidai.evaluation import prepare_demo
+    from xinyidai.kernel.clock import today
 
     s = settings()
     create_database_engine(s.database_url).dispose()
@@ -76,6 +78,9 @@ def demo(
         r = entry.result
         print(f"  {entry.file:<24} 新增 {r.accepted}，更新 {r.updated}，未变 {r.unchanged}，拒收 {r.rejected}")
     print(f"数据文件目录：{data_dir}")
+    evaluated = prepare_demo(container, outcomes_csv=data_dir / "outcomes.csv", as_of=today(container.clock))
+    evaluation_run = evaluated["run"]
+    print(f"\n信用评价：{evaluation_run['enterprises']} 户企业已评价，等级分布 {evaluation_run['grades']}")
     print(f"\n平台地址：http://{s.host}:{s.port}/\n演示账号（每个角色一个）：")
     for login in logins:
         print(f"  {login.role.label:<12} 用户名 {login.username:<10} 密码 {login.password}")

@@ -31,8 +31,7 @@ from xinyidai.kernel.actor import ActorKind
 from xinyidai.kernel.clock import Clock, today
 from xinyidai.kernel.errors import Forbidden, InvalidInput
 from xinyidai.lending.service import ApplicationView, LendingHooks, ProductNotFound, ProductRef, submit_application
-from xinyidai.principal import Principal
-from xinyidai.principal.model import AuthMethod
+from xinyidai.principal import AuthMethod, Principal
 
 #: How long an authorization the platform asks for on a product's behalf lasts, and what it covers.
 VALIDITY_DAYS = 90

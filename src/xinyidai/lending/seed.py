@@ -25,11 +25,10 @@ from xinyidai.lending.service import (
     submit_application,
     withdraw_application,
 )
-from xinyidai.principal import ROLE_PERMISSIONS, Principal, Role
-from xinyidai.principal.model import AuthMethod
-from xinyidai.product.model import EligibilityRules as R
-from xinyidai.product.model import ProductTerms, ProductType, Urgency
-from xinyidai.product.model import RepaymentMethod as M
+from xinyidai.principal import ROLE_PERMISSIONS, AuthMethod, Principal, Role
+from xinyidai.product import EligibilityRules as R
+from xinyidai.product import ProductTerms, ProductType, Urgency
+from xinyidai.product import RepaymentMethod as M
 
 T = ProductType
 _STD = (M.EQUAL_INSTALMENT, M.INTEREST_FIRST)

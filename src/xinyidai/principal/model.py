@@ -60,6 +60,14 @@ class Permission(StrEnum):
     LOAN_MANAGE = "lending:loan:manage"
     LOAN_READ_OWN = "lending:loan:read_own"
     LENDING_OVERVIEW = "lending:overview:read"
+    # Credit evaluation (信用评价): results, the model registry, pushes to institutions.
+    EVALUATION_READ_OWN = "evaluation:evaluation:read_own"
+    EVALUATION_PULL = "evaluation:evaluation:pull"
+    EVALUATION_READ = "evaluation:evaluation:read"
+    EVALUATION_MODEL_MANAGE = "evaluation:model:manage"
+    EVALUATION_MODEL_APPROVE = "evaluation:model:approve"
+    EVALUATION_SUBSCRIBE = "evaluation:push:subscribe"
+    EVALUATION_PUSH_READ = "evaluation:push:read"
 
 
 class Role(StrEnum):
@@ -105,6 +113,7 @@ _ENTERPRISE = {
     P.APPLICATION_CREATE,
     P.APPLICATION_READ,
     P.LOAN_READ_OWN,
+    P.EVALUATION_READ_OWN,
 }
 _INSTITUTION = {
     P.SUBJECT_READ,
@@ -117,13 +126,15 @@ _INSTITUTION = {
     P.APPLICATION_DECIDE,
     P.APPLICATION_READ,
     P.LOAN_MANAGE,
+    P.EVALUATION_PULL,
+    P.EVALUATION_PUSH_READ,
 }
 _DEPARTMENT = {P.SUBJECT_READ, P.SOURCE_READ, P.BATCH_CREATE, P.BATCH_READ, P.RECORD_READ, P.OBJECTION_READ, P.OBJECTION_RESOLVE}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ENTERPRISE: frozenset(_COMMON | _ENTERPRISE),
     Role.INSTITUTION_OFFICER: frozenset(_COMMON | _INSTITUTION),
-    Role.INSTITUTION_ADMIN: frozenset(_COMMON | _INSTITUTION | {P.CLIENT_MANAGE, P.USER_MANAGE}),
+    Role.INSTITUTION_ADMIN: frozenset(_COMMON | _INSTITUTION | {P.CLIENT_MANAGE, P.USER_MANAGE, P.EVALUATION_SUBSCRIBE}),
     Role.DEPARTMENT_CLERK: frozenset(_COMMON | _DEPARTMENT),
     Role.OPERATOR: frozenset(
         _COMMON
@@ -149,9 +160,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CONSENT_POLICY_MANAGE,
             P.REPORT_READ,
             P.LENDING_OVERVIEW,
+            P.EVALUATION_READ,
+            P.EVALUATION_MODEL_MANAGE,
+            P.EVALUATION_MODEL_APPROVE,
         }
     ),
-    Role.REGULATOR: frozenset(_COMMON | {P.SUBJECT_READ, P.METRICS_READ, P.QUALITY_READ, P.OBJECTION_READ, P.LENDING_OVERVIEW}),
+    Role.REGULATOR: frozenset(
+        _COMMON | {P.SUBJECT_READ, P.METRICS_READ, P.QUALITY_READ, P.OBJECTION_READ, P.LENDING_OVERVIEW, P.EVALUATION_READ}
+    ),
     Role.AUDITOR: frozenset(_COMMON | {P.AUDIT_READ, P.AUDIT_VERIFY, P.SUBJECT_READ}),
 }
 
@@ -170,6 +186,8 @@ CLIENT_GRANTABLE: dict[str, frozenset[Permission]] = {
             P.APPLICATION_DECIDE,
             P.APPLICATION_READ,
             P.LOAN_MANAGE,
+            P.EVALUATION_PULL,
+            P.EVALUATION_PUSH_READ,
         }
     ),
     "department": frozenset({P.SUBJECT_READ, P.SOURCE_READ, P.BATCH_CREATE, P.BATCH_READ, P.OBJECTION_READ, P.OBJECTION_RESOLVE}),

@@ -85,7 +85,8 @@ class Binning:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.6g}"
+    """A bin edge as people read it (4 significant digits); the card scores with the exact edges."""
+    return f"{value:.4g}"
 
 
 def woe_iv(goods: npt.NDArray[np.float64], bads: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], float]:

@@ -1,0 +1,155 @@
+"""Single-enterprise mode: re-evaluate a few enterprises through the batch's own code path and upsert them.
+
+``refresh`` takes the same steps as a batch run — ``write_snapshot(subjects=…)``, the same Ibis indicator
+expressions, the same ``score_batch`` kernel — and upserts the rows into ``evaluation_current`` under a
+run of mode ``incremental``, so a refreshed evaluation is indistinguishable from a batch one for the same
+records. ``refresh_changed`` finds the subjects whose records were received since the watermark.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from xinyidai import audit
+from xinyidai.db import Database
+from xinyidai.evaluation.batch import (
+    _Constants,
+    _fail_run,
+    _finish_run,
+    _start_run,
+    grade_counts,
+    load_models,
+    result_frame,
+    upsert_current,
+)
+from xinyidai.evaluation.engine import compute_indicators
+from xinyidai.evaluation.kernel import score_batch
+from xinyidai.evaluation.runs_tables import EvaluationWatermark
+from xinyidai.evaluation.snapshot import write_snapshot
+from xinyidai.kernel.actor import ActorRef
+from xinyidai.kernel.clock import Clock, today
+
+#: Name of the record-store watermark row.
+WATERMARK: Final = "records"
+#: At most this many subjects per refresh; the rest wait for the next tick (the batch covers everyone).
+MAX_SUBJECTS: Final = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSummary:
+    """What one incremental refresh did."""
+
+    run_id: uuid.UUID | None
+    subjects: tuple[str, ...]
+    grades: dict[str, int]
+    seconds: float
+
+
+def refresh(
+    db: Database, *, actor: ActorRef, clock: Clock, directory: Path, subjects: Collection[str], as_of: date | None = None
+) -> RefreshSummary:
+    """Re-evaluate ``subjects`` as of ``as_of`` (default today) and upsert their current evaluations."""
+    chosen = tuple(sorted(set(subjects)))
+    if not chosen:
+        return RefreshSummary(None, (), {}, 0.0)
+    started = time.perf_counter()
+    as_of = as_of or today(clock)
+    run_id = _start_run(db, mode="incremental", as_of=as_of, engine="duckdb", actor=actor, clock=clock)
+    try:
+        with db.transaction() as s:
+            models = load_models(s)
+        snapshot = write_snapshot(db, as_of=as_of, directory=directory, subjects=chosen, clock=clock)
+        indicators = compute_indicators(snapshot)
+        evaluations = score_batch(indicators, rules=models.rules, card=models.card)
+        frame = result_frame(evaluations, indicators)
+        grades = grade_counts(evaluations)
+        seconds = {"whole": round(time.perf_counter() - started, 4)}
+        with db.transaction() as s:
+            constants = _Constants(run_id, snapshot.id, as_of, models.rules_version_id, models.card_version_id, clock.now())
+            upsert_current(s, frame, constants)
+            _finish_run(
+                s, run_id, snapshot=snapshot, models=models, enterprises=frame.height, grades=grades, seconds=seconds, clock=clock
+            )
+            audit.record(
+                s,
+                actor=actor,
+                action="evaluation.run.incremental",
+                target_type="evaluation_run",
+                target_id=run_id,
+                data={"subjects": list(chosen[:100]), "count": len(chosen), "snapshot_id": str(snapshot.id)},
+                clock=clock,
+            )
+    except BaseException:
+        _fail_run(db, run_id, clock)
+        raise
+    return RefreshSummary(run_id, tuple(frame.get_column("uscc").to_list()), grades, time.perf_counter() - started)
+
+
+def _cut_text(dialect: str, moment: datetime) -> Any:
+    return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else moment
+
+
+def changed_subjects(db: Database, *, since: datetime | None, limit: int = MAX_SUBJECTS) -> tuple[list[str], datetime | None]:
+    """Subjects with records received after ``since`` (all with records if None), and the newest receipt seen."""
+    with db.transaction() as s:
+        dialect = s.get_bind().dialect.name
+        where = "subject_uscc IS NOT NULL" + (" AND received_at > :since" if since is not None else "")
+        params = {"since": _cut_text(dialect, since)} if since is not None else {}
+        rows = s.execute(
+            sa.text(
+                f"SELECT subject_uscc, max(received_at) AS latest FROM ingest_record WHERE {where} "
+                "GROUP BY subject_uscc ORDER BY max(received_at) LIMIT :limit"
+            ),
+            {**params, "limit": limit},
+        ).all()
+    if not rows:
+        return [], since
+    latest = max(_aware(r[1]) for r in rows)
+    return [str(r[0]) for r in rows], latest
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_watermark(db: Database) -> datetime | None:
+    """The incremental refresh's watermark, if it has run."""
+    with db.transaction() as s:
+        row = s.get(EvaluationWatermark, WATERMARK)
+        return row.received_at if row is not None else None
+
+
+def _move_watermark(db: Database, to: datetime, clock: Clock) -> None:
+    with db.transaction() as s:
+        row = s.get(EvaluationWatermark, WATERMARK, with_for_update=True)
+        if row is None:
+            s.add(EvaluationWatermark(name=WATERMARK, received_at=to, updated_at=clock.now()))
+        elif to > row.received_at:
+            row.received_at, row.updated_at = to, clock.now()
+
+
+def refresh_changed(db: Database, *, actor: ActorRef, clock: Clock, directory: Path) -> RefreshSummary:
+    """Refresh the subjects whose records arrived since the watermark, then move the watermark.
+
+    The first tick (no watermark) only sets the watermark to now: evaluating everyone is the batch's job.
+    """
+    since = read_watermark(db)
+    if since is None:
+        _move_watermark(db, clock.now(), clock)
+        return RefreshSummary(None, (), {}, 0.0)
+    subjects, latest = changed_subjects(db, since=since)
+    summary = refresh(db, actor=actor, clock=clock, directory=directory, subjects=subjects)
+    if latest is not None:
+        _move_watermark(db, latest, clock)
+    return summary

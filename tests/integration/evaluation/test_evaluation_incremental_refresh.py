@@ -1,0 +1,84 @@
+"""Incremental mode: a newly ingested penalty changes the enterprise's grade after the periodic job runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import make_settings
+from tests.integration.evaluation.evaluation_data import add_record, add_subject
+from tests.integration.ingest.conftest import penalty_row, write_csv
+from xinyidai import ingest
+from xinyidai.app import build_container
+from xinyidai.db import Database
+from xinyidai.evaluation.batch import read_current, run_evaluation
+from xinyidai.evaluation.incremental import read_watermark, refresh
+from xinyidai.evaluation.jobs import REFRESH_EVERY, REFRESH_JOB, register_jobs
+from xinyidai.job import JobContext, JobRegistry
+from xinyidai.kernel.actor import ActorRef
+from xinyidai.kernel.clock import FrozenClock
+from xinyidai.kernel.pii import PiiCipher
+
+ACTOR = ActorRef.system("evaluation-test")
+
+
+def test_a_new_penalty_lowers_the_grade_once_the_refresh_job_runs(
+    db: Database, database_url: str, cipher: PiiCipher, tmp_path: Path
+) -> None:
+    clock = FrozenClock(datetime(2026, 6, 30, 2, tzinfo=UTC))
+    target_n = 20_000_000 + 7
+    with db.transaction() as s:
+        uscc = add_subject(s, target_n, established_on=date(2012, 1, 1), capital="600")
+        add_record(s, "tax_credit_grade", uscc, {"year": 2025, "grade": "A", "evaluated_on": "2026-04-01"},
+                   received_at=datetime(2026, 5, 1, tzinfo=UTC))  # fmt: skip
+    container = build_container(make_settings(database_url, var_dir=tmp_path / "var"), db=db, clock=clock)
+    run_evaluation(container, actor=ACTOR)
+    before = read_current(db, uscc)
+    assert before is not None
+    assert before["grade"] == "A"
+
+    registry = JobRegistry()
+    register_jobs(registry, container)
+    kind = registry.get(REFRESH_JOB)
+    assert kind is not None
+    assert kind.every == REFRESH_EVERY
+    context: dict[str, Any] = {"db": db, "clock": clock, "job_id": uuid.uuid4(), "attempt": 1, "services": {}}
+    kind.handler(JobContext(**context), {})  # first tick: sets the watermark
+    assert read_watermark(db) == clock.now()
+
+    clock.advance(timedelta(seconds=3))
+    row = penalty_row(7, CF_JDRQ="2026-06-20", CF_CFLB="罚款;吊销许可证")
+    path = write_csv(tmp_path / "p.csv", [row])
+    result = ingest.ingest_file(db, actor=ACTOR, clock=clock, cipher=cipher, var_dir=tmp_path / "var", path=path,
+                                channel=ingest.Channel.CLI, register_unknown=True)  # fmt: skip
+    assert result.accepted == 1
+    clock.advance(REFRESH_EVERY)
+    kind.handler(JobContext(**context), {})
+    after = read_current(db, uscc)
+    assert after is not None
+    assert after["indicators"]["penalty_count"] == 1
+    assert after["grade"] != "A"
+    assert after["rule_score"] < before["rule_score"]
+    assert after["run_id"] != before["run_id"]
+    assert any(r["item"] == "admin_penalty" for r in after["reasons"])
+
+
+def test_single_enterprise_mode_gives_the_batch_result(db: Database, tmp_path: Path) -> None:
+    clock = FrozenClock(datetime(2026, 6, 30, 2, tzinfo=UTC))
+    with db.transaction() as s:
+        a = add_subject(s, 1)
+        b = add_subject(s, 2, established_on=date(2026, 1, 1))
+        add_record(s, "abnormal_operation", b, {"reason": "未报年报", "listed_on": "2026-02-01"})
+    run_evaluation(db, actor=ACTOR, clock=clock, directory=tmp_path)
+    batch = {u: read_current(db, u) for u in (a, b)}
+    summary = refresh(db, actor=ACTOR, clock=clock, directory=tmp_path, subjects=[b])
+    assert summary.subjects == (b,)
+    single = read_current(db, b)
+    assert single is not None
+    assert batch[b] is not None
+    for key in ("rule_score", "grade", "reasons", "indicators"):
+        assert single[key] == batch[b][key]
+    assert single["run_id"] != batch[b]["run_id"]
+    assert read_current(db, a) == batch[a]
