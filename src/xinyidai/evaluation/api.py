@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Query, status
 from xinyidai.evaluation import models, push, service
 from xinyidai.evaluation.model import ModelRole
 from xinyidai.evaluation.schemas import (
-    ApproveBody,
     DistributionRead,
     EvaluationRead,
+    ModelApproveBody,
     ModelVersionList,
     ModelVersionRead,
     PushPageRead,
@@ -99,7 +99,7 @@ def create_rules_draft(body: RulesDraftCreate, container: ContainerDep, who: Mod
 
 
 @router.post("/evaluation/models/{version_id}/approve", response_model=ModelVersionRead, summary="批准评价模型版本")
-def approve_model(version_id: uuid.UUID, body: ApproveBody, container: ContainerDep, who: Approver) -> ModelVersionRead:
+def approve_model(version_id: uuid.UUID, body: ModelApproveBody, container: ContainerDep, who: Approver) -> ModelVersionRead:
     """Approve a draft as champion or challenger (never by its creator)."""
     version = models.approve_version(
         container.db, actor=who.ref, clock=container.clock, version_id=version_id, role=ModelRole(body.role)

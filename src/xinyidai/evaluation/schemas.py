@@ -117,7 +117,7 @@ class ModelVersionList(BaseModel):
     items: list[ModelVersionRead]
 
 
-class ApproveBody(BaseModel):
+class ModelApproveBody(BaseModel):
     """Approve a draft as champion (default) or challenger."""
 
     model_config = ConfigDict(extra="forbid")

@@ -130,7 +130,7 @@ def get_application(application_id: uuid.UUID, container: ContainerDep, who: App
 
 
 @router.post("/applications/{application_id}/withdraw", response_model=ApplicationRead, summary="撤回融资申请")
-def withdraw(
+def withdraw_application(
     application_id: uuid.UUID, request: Request, container: ContainerDep, who: Applicant, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """The enterprise withdraws before the decision; afterwards 409 `invalid_transition`."""

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import chinese_calendar  # type: ignore[import-untyped]
 
+from xinyidai.kernel.deadline import DeadlineTone as DeadlineTone
 from xinyidai.kernel.errors import Conflict, InvalidInput
 from xinyidai.kernel.money import WAN_QUANTUM
 
@@ -290,14 +291,6 @@ def decision_deadline(accepted_on: date, *, working_days: int = DECISION_WORKING
     )
 
 
-class DeadlineTone(StrEnum):
-    """Colour of a queue row: green with more than 3 working days left, amber with 3 or fewer, red overdue."""
-
-    GREEN = "green"
-    AMBER = "amber"
-    RED = "red"
-
-
 def working_days_left(due_on: date, today: date) -> int:
     """Working days left until the due date (0 on the due date itself; negative once overdue)."""
     if today > due_on:
@@ -315,7 +308,7 @@ def deadline_tone(due_on: date, today: date) -> DeadlineTone:
 # --- loans --------------------------------------------------------------------------------------
 
 
-class RepaymentMethod(StrEnum):
+class LoanRepaymentMethod(StrEnum):
     """How a loan is repaid."""
 
     EQUAL_INSTALMENT = "equal_instalment"
@@ -361,7 +354,7 @@ def _q(value: Decimal) -> Decimal:
 
 
 def repayment_schedule(
-    *, amount_wan: Decimal, annual_rate_pct: Decimal, start_on: date, term_months: int, method: RepaymentMethod
+    *, amount_wan: Decimal, annual_rate_pct: Decimal, start_on: date, term_months: int, method: LoanRepaymentMethod
 ) -> tuple[Instalment, ...]:
     """The instalments of a loan, monthly on the start day (bullet: one, at maturity).
 
@@ -373,21 +366,21 @@ def repayment_schedule(
         raise InvalidInput("金额须大于 0，期限至少 1 个月，利率不得为负")
     amount = _q(amount_wan)
     r = annual_rate_pct / Decimal(100) / Decimal(12)
-    if method is RepaymentMethod.BULLET:
+    if method is LoanRepaymentMethod.BULLET:
         interest = _q(amount * r * term_months)
         return (Instalment(1, add_months(start_on, term_months), amount, interest),)
     n = term_months
     out: list[Instalment] = []
     balance = amount
-    if method is RepaymentMethod.EQUAL_INSTALMENT:
+    if method is LoanRepaymentMethod.EQUAL_INSTALMENT:
         payment = amount / n if r == 0 else amount * r * (1 + r) ** n / ((1 + r) ** n - 1)
     for k in range(1, n + 1):
         interest = _q(balance * r)
         if k == n:
             principal = balance
-        elif method is RepaymentMethod.EQUAL_INSTALMENT:
+        elif method is LoanRepaymentMethod.EQUAL_INSTALMENT:
             principal = min(_q(payment - interest), balance)
-        elif method is RepaymentMethod.EQUAL_PRINCIPAL:
+        elif method is LoanRepaymentMethod.EQUAL_PRINCIPAL:
             principal = min(_q(amount / n), balance)
         else:  # interest first: principal at maturity
             principal = Decimal(0).quantize(WAN_QUANTUM)
@@ -458,7 +451,7 @@ class LoanTerms:
     annual_rate_pct: Decimal
     start_on: date
     term_months: int
-    method: RepaymentMethod
+    method: LoanRepaymentMethod
     credit_loan: bool
     guarantee: str
 

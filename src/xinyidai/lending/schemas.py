@@ -14,11 +14,11 @@ from xinyidai.lending.model import (
     Approval,
     DeadlineTone,
     LoanClass,
+    LoanRepaymentMethod,
     LoanStatus,
     LoanTerms,
     Rejection,
     RejectionReason,
-    RepaymentMethod,
 )
 from xinyidai.lending.service import ApplicationView, LoanView, Overview
 
@@ -69,7 +69,7 @@ class LoanTermsBody(BaseModel):
     annual_rate_pct: Decimal = _Rate
     start_on: date
     term_months: int = Field(ge=1, le=360)
-    repayment_method: RepaymentMethod
+    repayment_method: LoanRepaymentMethod
     credit_loan: bool
     guarantee: str = Field(default="", max_length=500)
 
@@ -203,7 +203,7 @@ class LoanRead(BaseModel):
     start_on: date
     maturity_on: date
     term_months: int
-    repayment_method: RepaymentMethod
+    repayment_method: LoanRepaymentMethod
     credit_loan: bool
     renewal: bool
     guarantee: str

@@ -13,7 +13,7 @@ from xinyidai import product
 from xinyidai.http.container import Container
 from xinyidai.kernel.actor import ActorKind
 from xinyidai.kernel.clock import FrozenClock
-from xinyidai.lending.model import Approval, LoanClass, LoanTerms, Rejection, RejectionReason, RepaymentMethod
+from xinyidai.lending.model import Approval, LoanClass, LoanRepaymentMethod, LoanTerms, Rejection, RejectionReason
 from xinyidai.lending.service import (
     accept_application,
     decide_application,
@@ -288,7 +288,7 @@ def seed_demo(
     start = (clock.now() + timedelta(hours=8)).date() - timedelta(days=65)
     loan = register_loan(
         db, actor=bank, clock=clock, hooks=hooks, application_id=apps["approved"],
-        terms=LoanTerms(Decimal(100), Decimal("3.85"), start, 12, RepaymentMethod.EQUAL_PRINCIPAL, True, ""),
+        terms=LoanTerms(Decimal(100), Decimal("3.85"), start, 12, LoanRepaymentMethod.EQUAL_PRINCIPAL, True, ""),
     )  # fmt: skip
     for instalment in loan.schedule[:2]:
         report_repayment(

@@ -40,11 +40,11 @@ from xinyidai.lending.model import (
     DeadlineTone,
     InvalidTransition,
     LoanClass,
+    LoanRepaymentMethod,
     LoanStatus,
     LoanTerms,
     Rejection,
     RejectionReason,
-    RepaymentMethod,
     china_date,
     deadline_tone,
     decision_deadline,
@@ -233,7 +233,7 @@ class LoanView:
     start_on: date
     maturity_on: date
     term_months: int
-    repayment_method: RepaymentMethod
+    repayment_method: LoanRepaymentMethod
     credit_loan: bool
     renewal: bool
     guarantee: str
@@ -401,7 +401,7 @@ def _loan_view(row: LendingLoan, schedule: tuple[InstalmentView, ...] = ()) -> L
         start_on=row.start_on,
         maturity_on=row.maturity_on,
         term_months=row.term_months,
-        repayment_method=RepaymentMethod(row.repayment_method),
+        repayment_method=LoanRepaymentMethod(row.repayment_method),
         credit_loan=row.credit_loan,
         renewal=row.renewal,
         guarantee=row.guarantee,

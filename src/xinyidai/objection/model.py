@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 
+from xinyidai.kernel.deadline import DeadlineTone as DeadlineTone
 from xinyidai.kernel.errors import Conflict, InvalidInput
 
 #: Calendar days within which an objection must be checked and answered in writing.
@@ -200,19 +201,6 @@ def days_left(due_on: date, today: date) -> int:
 def is_overdue(due_on: date, today: date) -> bool:
     """Past the due date without an answer."""
     return today > due_on
-
-
-class DeadlineTone(StrEnum):
-    """Queue colour: green with more than ``AMBER_DAYS`` left, amber with fewer, red when overdue."""
-
-    GREEN = "green"
-    AMBER = "amber"
-    RED = "red"
-
-    @property
-    def badge(self) -> str:
-        """The page badge class for this colour."""
-        return {"green": "ok", "amber": "warn", "red": "bad"}[self.value]
 
 
 def deadline_tone(due_on: date, today: date) -> DeadlineTone:

@@ -94,7 +94,7 @@ def publish(product_id: str, container: ContainerDep, who: Manager, key: Idempot
 
 
 @router.post("/products/{product_id}/withdraw", response_model=ProductRead, summary="下架产品")
-def withdraw(product_id: str, container: ContainerDep, who: Manager, key: IdempotencyKey = None) -> JSONResponse:
+def withdraw_product(product_id: str, container: ContainerDep, who: Manager, key: IdempotencyKey = None) -> JSONResponse:
     """Published → withdrawn (final)."""
     return _change(container, who, product_id, Transition.WITHDRAW, key)
 

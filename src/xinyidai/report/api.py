@@ -20,8 +20,8 @@ from xinyidai.report.schemas import (
     PublicReportCreate,
     ReportEnvelope,
     ReportSummaryRead,
+    ReportVerificationRead,
     SpecialReportCreate,
-    VerificationRead,
 )
 
 router = APIRouter(tags=["report"])
@@ -152,31 +152,31 @@ def my_reports(container: ContainerDep, who: Owner, limit: Annotated[int, Query(
 
 @router.get(
     "/reports/verify/{code}",
-    response_model=VerificationRead,
+    response_model=ReportVerificationRead,
     summary="核验报告验证码",
     dependencies=[Depends(PUBLIC), VerifyRateLimit],
     responses={429: {"description": "请求过于频繁（按客户端 IP 限流）"}},
 )
-def verify(code: str, container: ContainerDep) -> VerificationRead:
+def verify_report(code: str, container: ContainerDep) -> ReportVerificationRead:
     """Anyone checks a verification code: the report's facts, its hash, whether the platform's signature holds."""
-    return VerificationRead.of(service.verify_report(container.db, keyring=consent.keyring_for(container), code=code))
+    return ReportVerificationRead.of(service.verify_report(container.db, keyring=consent.keyring_for(container), code=code))
 
 
 @router.post(
     "/reports/verify/{code}",
-    response_model=VerificationRead,
+    response_model=ReportVerificationRead,
     summary="核验报告是否被篡改",
     dependencies=[Depends(PUBLIC), VerifyRateLimit],
     responses={429: {"description": "请求过于频繁（按客户端 IP 限流）"}},
 )
-def verify_presented(code: str, file: UploadFile, container: ContainerDep) -> VerificationRead:
+def verify_presented(code: str, file: UploadFile, container: ContainerDep) -> ReportVerificationRead:
     """Anyone presents a report (its JSON, or the PDF with the JSON attached) and learns whether it is unaltered."""
     data = file.file.read(MAX_PRESENTED_BYTES + 1)
     if len(data) > MAX_PRESENTED_BYTES:
         raise InvalidInput("文件过大")
     presented: dict[str, Any] = render.read_presented(data) or {}
     result = service.verify_report(container.db, keyring=consent.keyring_for(container), code=code, presented=presented)
-    return VerificationRead.of(result)
+    return ReportVerificationRead.of(result)
 
 
 @router.get("/reports/{number}", response_model=ReportEnvelope, responses=_DOC, summary="下载报告")

@@ -77,7 +77,7 @@ class ReportSummaryRead(BaseModel):
         )
 
 
-class VerificationRead(BaseModel):
+class ReportVerificationRead(BaseModel):
     """The public facts of a report behind a verification code, and whether a presented copy matches."""
 
     number: str
@@ -95,7 +95,7 @@ class VerificationRead(BaseModel):
     keys_url: str = "/api/v1/consent/keys"
 
     @classmethod
-    def of(cls, v: ReportVerification) -> VerificationRead:
+    def of(cls, v: ReportVerification) -> ReportVerificationRead:
         """From the service's verification."""
         return cls(
             number=v.number,

@@ -35,7 +35,7 @@ def ask(body: VerificationCreate, container: ContainerDep, who: Asker) -> Verifi
 
 
 @router.post("/verifications/verify", response_model=AnswerVerifyRead, dependencies=[Depends(PUBLIC)], summary="验证核验结果签名")
-def verify(body: AnswerVerifyBody, container: ContainerDep) -> AnswerVerifyRead:
+def verify_answer(body: AnswerVerifyBody, container: ContainerDep) -> AnswerVerifyRead:
     """Check a signed answer with the published keys (the same as `verify_answer` offline), and its question."""
     try:
         verified = service.verify_answer(body.token, keyring_for(container).jwks())

@@ -47,7 +47,7 @@ def _common() -> dict[str, Any]:
         "status_tone": lambda s: _TONES.get(s, "muted"),
         "deadline": lambda t: _DEADLINE.get(t, ("muted", "")),
         "reasons": list(lending.RejectionReason),
-        "methods": list(lending.RepaymentMethod),
+        "methods": list(lending.LoanRepaymentMethod),
         "classes": list(lending.LoanClass),
         "statuses": list(lending.ApplicationStatus),
     }
@@ -327,7 +327,7 @@ def register_form(
             annual_rate_pct=_dec(annual_rate_pct),
             start_on=date.fromisoformat(start_on),
             term_months=int(term_months),
-            method=lending.RepaymentMethod(repayment_method),
+            method=lending.LoanRepaymentMethod(repayment_method),
             credit_loan=credit_loan == "yes",
             guarantee=guarantee,
         )

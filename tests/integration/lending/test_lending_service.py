@@ -24,11 +24,11 @@ from xinyidai.lending import (
     ApplicationStatus,
     Approval,
     LoanClass,
+    LoanRepaymentMethod,
     LoanStatus,
     LoanTerms,
     Rejection,
     RejectionReason,
-    RepaymentMethod,
 )
 from xinyidai.lending.jobs import register_jobs
 
@@ -65,7 +65,7 @@ def _terms(**kw: object) -> LoanTerms:
         "annual_rate_pct": Decimal("3.65"),
         "start_on": date(2025, 10, 20),
         "term_months": 12,
-        "method": RepaymentMethod.EQUAL_PRINCIPAL,
+        "method": LoanRepaymentMethod.EQUAL_PRINCIPAL,
         "credit_loan": True,
         "guarantee": "",
     }
@@ -390,7 +390,7 @@ def test_settling_a_loan(db: Database, clock: FrozenClock, world: World) -> None
         clock=clock,
         hooks=world.hooks,
         application_id=app.id,
-        terms=_terms(method=RepaymentMethod.BULLET, credit_loan=False, guarantee="房产抵押"),
+        terms=_terms(method=LoanRepaymentMethod.BULLET, credit_loan=False, guarantee="房产抵押"),
     )
     with pytest.raises(InvalidInput):
         lending.report_repayment(

@@ -18,11 +18,11 @@ from xinyidai.lending.model import (
     DeadlineTone,
     InvalidTransition,
     LoanClass,
+    LoanRepaymentMethod,
     LoanStatus,
     ReasonRequired,
     Rejection,
     RejectionReason,
-    RepaymentMethod,
     add_months,
     add_working_days,
     deadline_tone,
@@ -142,7 +142,7 @@ def test_equal_instalment_known_values() -> None:
         annual_rate_pct=Decimal("3.6"),
         start_on=date(2026, 1, 31),
         term_months=12,
-        method=RepaymentMethod.EQUAL_INSTALMENT,
+        method=LoanRepaymentMethod.EQUAL_INSTALMENT,
     )
     assert len(s) == 12
     assert s[0].due_on == date(2026, 2, 28)
@@ -157,7 +157,7 @@ def test_bullet_and_interest_first() -> None:
         annual_rate_pct=Decimal(4),
         start_on=date(2026, 1, 1),
         term_months=6,
-        method=RepaymentMethod.BULLET,
+        method=LoanRepaymentMethod.BULLET,
     )
     assert bullet[0].principal == Decimal(50)
     assert bullet[0].interest == Decimal(1)
@@ -167,7 +167,7 @@ def test_bullet_and_interest_first() -> None:
         annual_rate_pct=Decimal(4),
         start_on=date(2026, 1, 1),
         term_months=3,
-        method=RepaymentMethod.INTEREST_FIRST,
+        method=LoanRepaymentMethod.INTEREST_FIRST,
     )
     assert [i.principal for i in first] == [0, 0, 50]
 
@@ -177,9 +177,9 @@ def test_bullet_and_interest_first() -> None:
     st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100000), places=6),
     st.decimals(min_value=Decimal(0), max_value=Decimal("24"), places=4),
     st.integers(1, 120),
-    st.sampled_from(list(RepaymentMethod)),
+    st.sampled_from(list(LoanRepaymentMethod)),
 )
-def test_principal_parts_sum_exactly(amount: Decimal, rate: Decimal, months: int, method: RepaymentMethod) -> None:
+def test_principal_parts_sum_exactly(amount: Decimal, rate: Decimal, months: int, method: LoanRepaymentMethod) -> None:
     s = repayment_schedule(amount_wan=amount, annual_rate_pct=rate, start_on=date(2026, 3, 31), term_months=months, method=method)
     assert sum(i.principal for i in s) == amount
     assert all(i.principal >= 0 and i.interest >= 0 for i in s)
