@@ -14,7 +14,10 @@ database, each phase runs in a process of its own so that its peak RSS is its ow
 - ``stages`` (with ``--stages``): the first run again into an empty store, single-threaded, with the CPU
   seconds of each stage per million rows (the client's; PostgreSQL's server process is not counted).
 
-``ratio`` is first-run rows/s over raw rows/s: the raw load is the limit of the machine. PostgreSQL is
+``ratio`` is first-run rows/s over raw rows/s: the raw load is the limit of the machine. ``peak_mb`` is each
+phase's own peak RSS (``VmHWM``, not ``ru_maxrss``, which a child inherits from its parent); on PostgreSQL,
+``server_cpu_seconds`` is the CPU the phase's server backends used (local server only; the COPY's parsing,
+JSONB, index and WAL work), which ``cpu_seconds`` (the client's) leaves out. PostgreSQL is
 ``XINYIDAI_BENCH_POSTGRES_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/xinyidai_bench``), a
 database of the benchmark's own: dropped and created afresh at every run.
 """
@@ -40,8 +43,49 @@ _INGEST_TABLES = ("ingest_reject", "ingest_record_version", "ingest_record", "in
 
 
 def _peak_mb() -> float:
+    """This process's own peak RSS since it started (MiB).
+
+    On Linux ``ru_maxrss`` of a child also counts the parent's peak: ``fork`` copies the parent's memory
+    high-water mark and ``exec`` keeps it, so every phase reported the generator's peak (the parent that
+    wrote the CSV). ``VmHWM`` in ``/proc/self/status`` is the high-water mark of the memory image the phase
+    executes in, which ``exec`` made afresh.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1 << 20) if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def _server_cpu(url: str) -> float | None:
+    """CPU seconds used so far by the local PostgreSQL backends serving ``url``'s database (None: not
+    PostgreSQL, or not on this machine). Read before the phase's engine is disposed, while its backends
+    live: the database is the benchmark's own, so its backends are this phase's."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if not parsed.drivername.startswith("postgresql") or not Path("/proc/self/stat").exists():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    found = False
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not cmdline.startswith("postgres: ") or f" {parsed.database} " not in cmdline:
+                continue
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        found = True
+    return round(total / ticks, 2) if found else None
 
 
 # --- the file ---------------------------------------------------------------------------------------
@@ -161,10 +205,13 @@ def phase_ingest(url: str, path: Path, var_dir: Path) -> dict[str, Any]:
         register_unknown=True,
     )
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu
+    server_cpu = _server_cpu(url)
     container.db.dispose()
     return {
         "seconds": round(seconds, 2),
-        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "cpu_seconds": round(cpu_seconds, 2),
+        "server_cpu_seconds": server_cpu,
         "rows": result.accepted + result.updated + result.unchanged + result.rejected,
         "rows_per_s": round((result.accepted + result.updated + result.unchanged + result.rejected) / seconds),
         "accepted": result.accepted,
@@ -327,10 +374,17 @@ def phase_raw(url: str, path: Path) -> dict[str, Any]:
                 rows = cur.rowcount
             raw.commit()
     seconds = time.perf_counter() - started
+    server_cpu = _server_cpu(url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE bench_raw"))
     engine.dispose()
-    return {"seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds), "peak_mb": _peak_mb()}
+    return {
+        "seconds": round(seconds, 2),
+        "server_cpu_seconds": server_cpu,
+        "rows": rows,
+        "rows_per_s": round(rows / seconds),
+        "peak_mb": _peak_mb(),
+    }
 
 
 def _child(args: list[str]) -> dict[str, Any]:

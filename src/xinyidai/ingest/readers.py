@@ -58,15 +58,45 @@ class SourceFile:
         self._temporary.clear()
 
 
-def file_digest(path: Path) -> tuple[str, int]:
-    """SHA-256 (hex) and size of a file, read in 1 MiB blocks."""
+def _utf8_cut(block: bytes) -> int:
+    """The length of ``block`` without a multi-byte UTF-8 sequence its last bytes start but do not finish
+    (at most 3 bytes are held back for the next block)."""
+    end = len(block)
+    start = end - 1
+    while start >= 0 and end - start <= 3 and block[start] & 0xC0 == 0x80:
+        start -= 1
+    if start < 0:
+        return end
+    lead = block[start]
+    need = 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 1
+    return start if end - start < need else end
+
+
+def _utf8_ok(block: bytes) -> bool:
+    """Whether ``block`` is valid UTF-8 (Polars' strict validator: no Python string is built)."""
+    try:
+        pl.Series([block], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.ComputeError:
+        return False
+    return True
+
+
+def scan_file(path: Path, *, block_bytes: int = _BLOCK) -> tuple[str, int, bool]:
+    """SHA-256 (hex), size, and whether the whole file is valid UTF-8, in one pass (1 MiB blocks)."""
     digest = hashlib.sha256()
     size = 0
+    utf8 = True
+    carry = b""
     with path.open("rb") as handle:
-        while block := handle.read(_BLOCK):
+        while block := handle.read(block_bytes):
             digest.update(block)
             size += len(block)
-    return digest.hexdigest(), size
+            if utf8:
+                data = carry + block if carry else block
+                cut = _utf8_cut(data)
+                utf8 = _utf8_ok(data[:cut] if cut < len(data) else data)
+                carry = data[cut:]
+    return digest.hexdigest(), size, utf8 and not carry
 
 
 def sniff_format(path: Path, head: bytes) -> str:
@@ -115,7 +145,7 @@ def open_source(path: Path, *, fmt: str = "auto", tmp_dir: Path, name: str | Non
     if not path.is_file():
         raise FileUnreadable(f"文件不存在或不可读：{path}")
     try:
-        sha256, size = file_digest(path)
+        sha256, size, utf8 = scan_file(path)
         with path.open("rb") as handle:
             head = handle.read(_SNIFF)
     except OSError as exc:
@@ -130,7 +160,7 @@ def open_source(path: Path, *, fmt: str = "auto", tmp_dir: Path, name: str | Non
         if chosen == "xlsx":
             _open_xlsx(source)
         else:
-            _open_text(source, head, tmp_dir)
+            _open_text(source, head, tmp_dir, utf8=utf8)
     except FileUnreadable:
         source.cleanup()
         raise
@@ -140,9 +170,9 @@ def open_source(path: Path, *, fmt: str = "auto", tmp_dir: Path, name: str | Non
     return source
 
 
-def _open_text(source: SourceFile, head: bytes, tmp_dir: Path) -> None:
+def _open_text(source: SourceFile, head: bytes, tmp_dir: Path, *, utf8: bool) -> None:
     path = source.path
-    if _valid(path, "utf-8"):
+    if utf8:
         source.encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
         source.text_path = path
     elif _valid(path, "gb18030"):

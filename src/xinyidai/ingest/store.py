@@ -88,6 +88,22 @@ def _tuples(frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
     return zip(*(column.to_list() for column in frame.get_columns()), strict=True)
 
 
+#: Columns of mostly non-ASCII text (the record's JSON, Chinese) that SQLite bulk writes pass as their
+#: UTF-8 bytes and store as text (``CAST(? AS TEXT)``, placeholder from ``_sqlite_mark``): the same stored
+#: value, without decoding each one into a Python ``str`` that the driver then encodes back to UTF-8.
+_UTF8_PASSTHROUGH = frozenset({"data"})
+
+
+def _sqlite_mark(column: str) -> str:
+    """The placeholder of ``column`` in a SQLite bulk INSERT (see ``_UTF8_PASSTHROUGH``)."""
+    return "CAST(? AS TEXT)" if column in _UTF8_PASSTHROUGH else "?"
+
+
+def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the ``_UTF8_PASSTHROUGH`` columns as their UTF-8 bytes (Polars strings are UTF-8)."""
+    return frame.with_columns([pl.col(c).cast(pl.Binary) for c in frame.columns if c in _UTF8_PASSTHROUGH])
+
+
 def _sqlite_datetime(moment: datetime) -> str:
     """A datetime as SQLAlchemy stores it on SQLite: naive UTC with microseconds."""
     return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -212,7 +228,7 @@ class BulkStore:
             "origin": "'delivery'",
             "received_at": f"'{received}'",
         }
-        values = ", ".join(constants.get(c, "?") for c in RECORD_COLUMNS)
+        values = ", ".join(constants.get(c, _sqlite_mark(c)) for c in RECORD_COLUMNS)
         return f"INSERT INTO ingest_record ({', '.join(RECORD_COLUMNS)}) VALUES ({values})"
 
     def insert_new(self, rows: pl.DataFrame) -> None:
@@ -221,7 +237,7 @@ class BulkStore:
             return
         if self.dialect == "sqlite":
             varying = self._record_frame(rows.sort("id"), version=1).select(self._VARYING)
-            self.raw.executemany(self._sqlite_insert(), _tuples(varying))
+            self.raw.executemany(self._sqlite_insert(), _tuples(_sqlite_values(varying)))
         else:
             self._copy("ingest_record", RECORD_COLUMNS, self._record_frame(rows.sort("id"), version=1))
 
@@ -230,8 +246,10 @@ class BulkStore:
             if not self._staged:
                 self.raw.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_stage AS SELECT * FROM ingest_record WHERE 0")
             self.raw.execute("DELETE FROM ingest_stage")
-            marks = ", ".join("?" for _ in RECORD_COLUMNS)
-            self.raw.executemany(f"INSERT INTO ingest_stage ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", _tuples(frame))
+            marks = ", ".join(_sqlite_mark(c) for c in RECORD_COLUMNS)
+            self.raw.executemany(
+                f"INSERT INTO ingest_stage ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", _tuples(_sqlite_values(frame))
+            )
         else:
             with self.raw.cursor() as cur:
                 if not self._staged:

@@ -301,6 +301,25 @@ def test_rerunning_a_file_changes_nothing(run: IngestRun, db: Database, tmp_path
     assert _count(db, RecordVersion) == 0
 
 
+def test_record_json_is_stored_as_text_the_database_reads_on_insert_and_on_update(
+    run: IngestRun, db: Database, tmp_path: Path
+) -> None:
+    # SQLite bulk writes hand the JSON over as UTF-8 bytes cast to text: it must land as text (not a blob),
+    # equal to what the ORM reads, and readable by the database's own JSON functions.
+    name = '福州,引号"公司\\'
+    run(write_csv(tmp_path / "v1.csv", [penalty_row(1, CF_XDR_MC=name), penalty_row(2)]))
+    run(write_csv(tmp_path / "v2.csv", [penalty_row(1, CF_XDR_MC=name), penalty_row(2, CF_NR_FK="0.8")]))
+    with db.transaction() as s:
+        if s.get_bind().dialect.name == "sqlite":
+            query = "SELECT typeof(data), json_extract(data, '$.CF_XDR_MC'), json_extract(data, '$.CF_NR_FK') FROM ingest_record"
+        else:
+            query = "SELECT jsonb_typeof(data), data->>'CF_XDR_MC', data->>'CF_NR_FK' FROM ingest_record"
+        stored = sorted(s.execute(sa.text(query)).all(), key=lambda r: str(r[2]))
+    kind = "text" if stored[0][0] == "text" else "object"
+    assert [tuple(r) for r in stored] == [(kind, name, "0.2"), (kind, penalty_row(2)["CF_XDR_MC"], "0.8")]
+    assert sorted(r.data["CF_XDR_MC"] for r in _records(db)) == sorted([name, str(penalty_row(2)["CF_XDR_MC"])])
+
+
 # --- sources ---------------------------------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from xinyidai.ingest import readers
 from xinyidai.ingest.model import FileUnreadable
@@ -126,3 +128,51 @@ def test_csv_blocks_end_at_record_boundaries_even_inside_quoted_line_breaks(tmp_
     frame = _all(source)
     assert frame["c1"].to_list() == ["多\n行", 'say "hi"\n', "plain", "a,b"]
     assert frame[readers.LINE].to_list() == [2, 3, 4, 5]
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+# Valid text (multi-byte characters that blocks may cut), with a few raw bytes spliced in now and then.
+_TEXT_OR_BYTES = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12).map(lambda t: t.encode()),
+        st.binary(max_size=4),
+    ),
+    max_size=12,
+).map(b"".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_TEXT_OR_BYTES, block=st.integers(min_value=1, max_value=9))
+def test_the_one_pass_scan_gives_the_digest_the_size_and_utf8_validity_whatever_the_block(
+    tmp_path: Path, data: bytes, block: int
+) -> None:
+    import hashlib
+
+    path = tmp_path / "s.bin"
+    path.write_bytes(data)
+    assert readers.scan_file(path, block_bytes=block) == (hashlib.sha256(data).hexdigest(), len(data), _is_utf8(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "多".encode() * 3,  # every cut falls inside a character for small blocks
+        "多".encode()[:2],  # a file that ends inside a character
+        b"\xed\xa0\x80",  # an encoded surrogate
+        b"\xc0\xaf",  # an overlong encoding
+        b"\xf4\x90\x80\x80",  # beyond U+10FFFF
+        b"a\x80\x80\x80\x80",  # a run of continuation bytes
+    ],
+)
+def test_the_scan_agrees_with_the_strict_decoder_on_edge_cases(tmp_path: Path, data: bytes) -> None:
+    path = tmp_path / "e.bin"
+    path.write_bytes(data)
+    for block in (1, 2, 3, 4, 1 << 20):
+        assert readers.scan_file(path, block_bytes=block)[2] == _is_utf8(data)
