@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import Engine
 
 from xinyidai.config import Settings
@@ -19,6 +21,10 @@ from xinyidai.db import Database, create_database_engine
 from xinyidai.db import migrate as db_migrate
 from xinyidai.kernel.clock import FrozenClock
 from xinyidai.kernel.pii import PiiCipher
+
+# Tests never assert timings: Hypothesis' per-example deadline would, and fails on a busy shared machine.
+hypothesis_settings.register_profile("xinyidai", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("xinyidai")
 
 PG_ENV = "XINYIDAI_TEST_POSTGRES_URL"
 TEST_SECRET = "test-secret-key-0123456789abcdef-0123456789"
