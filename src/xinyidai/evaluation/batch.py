@@ -13,7 +13,7 @@ import io
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -157,7 +157,9 @@ class _Constants:
     evaluated_at: datetime
 
 
-def _sqlite_insert(table: str, c: _Constants, *, upsert: bool) -> str:
+def _sqlite_insert(table: str, c: _Constants, *, upsert: bool, nulls: Collection[str] = ()) -> str:
+    """The INSERT of the varying columns as parameters (those in ``nulls`` as literal NULLs) and the run's
+    constants as literals."""
     constants = {
         "run_id": _hex(c.run_id),
         "snapshot_id": _hex(c.snapshot_id),
@@ -167,7 +169,7 @@ def _sqlite_insert(table: str, c: _Constants, *, upsert: bool) -> str:
         "evaluated_at": f"'{_sqlite_time(c.evaluated_at)}'",
     }
     columns = (*_VARYING, *constants)
-    values = ", ".join(["?"] * len(_VARYING) + list(constants.values()))
+    values = ", ".join(["NULL" if col in nulls else "?" for col in _VARYING] + list(constants.values()))
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"
     if upsert:
         sql += " ON CONFLICT (uscc) DO UPDATE SET " + ", ".join(f"{col} = excluded.{col}" for col in columns if col != "uscc")
@@ -206,20 +208,28 @@ def swap_current(session: Session, frame: pl.DataFrame, c: _Constants) -> None:
         create = re.sub(r'^CREATE TABLE\s+"?evaluation_current"?', f"CREATE TABLE {new}", ddl, count=1)
         raw.execute(f"DROP TABLE IF EXISTS {new}")
         raw.execute(create)
-        insert = _sqlite_insert(new, c, upsert=False)
-        ordered = frame.sort("uscc")
+        # Columns null in every row (card score and PD without a card) are written as literals, not bound per row.
+        nulls = [col for col in ("card_score", "pd") if frame.get_column(col).null_count() == frame.height]
+        insert = _sqlite_insert(new, c, upsert=False, nulls=nulls)
+        ordered = frame.sort("uscc").drop(nulls)
         # The load is one transaction: pages that do not fit the cache spill to the WAL and are read back.
         cache_before = int(raw.execute("PRAGMA cache_size").fetchone()[0])
+        # Dropping the old table frees its pages. SQLite built with SECURE_DELETE (Debian's is) would overwrite
+        # every one with zeros, write them all to the WAL and checkpoint them: "fast" overwrites deleted content
+        # only where that costs no extra I/O (ADR 0015).
+        secure_before = int(raw.execute("PRAGMA secure_delete").fetchone()[0])
         raw.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        raw.execute("PRAGMA secure_delete=FAST")
         try:
             for start in range(0, ordered.height, WRITE_CHUNK):
                 raw.executemany(insert, _tuples(ordered.slice(start, WRITE_CHUNK)))
+            raw.execute("DROP TABLE evaluation_current")
+            raw.execute(f"ALTER TABLE {new} RENAME TO evaluation_current")
+            for name, columns in CURRENT_INDEXES:
+                raw.execute(f"CREATE INDEX {name} ON evaluation_current ({', '.join(columns)})")
         finally:
             raw.execute(f"PRAGMA cache_size={cache_before}")
-        raw.execute("DROP TABLE evaluation_current")
-        raw.execute(f"ALTER TABLE {new} RENAME TO evaluation_current")
-        for name, columns in CURRENT_INDEXES:
-            raw.execute(f"CREATE INDEX {name} ON evaluation_current ({', '.join(columns)})")
+            raw.execute(f"PRAGMA secure_delete={secure_before}")
         return
     with raw.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {new}")

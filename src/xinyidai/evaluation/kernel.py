@@ -16,6 +16,7 @@ then one value per indicator in ``INDICATORS`` order, separated by ``|``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
@@ -27,6 +28,7 @@ import pyarrow.compute as pc
 from xinyidai.evaluation.indicators import INDICATOR_SET_VERSION, INDICATORS, IndicatorKind
 from xinyidai.evaluation.rules import RuleTable, score_rules
 from xinyidai.kernel.errors import InvalidInput
+from xinyidai.scorecard import top_k_smallest
 
 if TYPE_CHECKING:
     from xinyidai.scorecard import Scorecard
@@ -55,33 +57,41 @@ def _numbers_text(values: npt.NDArray[np.float64]) -> pl.Series:
     return pl.Series(np.round(values, 4), dtype=pl.Float64).cast(pl.String)
 
 
-def _top_deductions(points: npt.NDArray[np.float64], k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Indices and points of the ``k`` largest deductions per row (ties: rule order); points 0 where fewer."""
-    deductions = np.minimum(points, 0.0)
-    k = min(k, points.shape[1])
-    order = np.argsort(deductions, axis=1, kind="stable")[:, :k]
-    return order.astype(np.int64), np.take_along_axis(deductions, order, axis=1)
+def _top_deductions(
+    points: npt.NDArray[np.float64], columns: npt.NDArray[np.int64], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Positions in ``columns`` and points of the ``k`` largest deductions per row (ties: rule order); points 0
+    where fewer."""
+    return top_k_smallest(points, k, columns=columns, ceiling=0.0)
 
 
-def _rule_parts(rules: RuleTable, points: npt.NDArray[np.float64], k: int) -> list[pl.Expr]:
-    """Up to ``k`` rule reasons per row, ``r:<code>:<points>``, null where fewer rules took points away."""
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """One reason position of every row: a fragment index (-1: no reason there) and, for rule reasons, the points
+    written after the fragment."""
+
+    fragment: npt.NDArray[np.int64]
+    number: npt.NDArray[np.float64] | None = None
+
+
+def _rule_slots(rules: RuleTable, points: npt.NDArray[np.float64], k: int, offset: int) -> tuple[list[_Slot], list[str]]:
+    """Up to ``k`` rule reasons per row, ``r:<code>:<points>``: fragments ``r:<code>:`` numbered from ``offset``."""
     # Only rules that can take points away compete (the others would sort after every deduction anyway).
     deducting = np.asarray([j for j, r in enumerate(rules.rules) if r.points < 0 or r.per_unit], dtype=np.int64)
+    heads = [f"r{FIELD_SEP}{r.code}{FIELD_SEP}" for r in rules.rules]
     if not deducting.size:
-        return []
-    order, top = _top_deductions(points[:, deducting], k)
-    heads = pl.Series([f"r{FIELD_SEP}{r.code}{FIELD_SEP}" for r in rules.rules], dtype=pl.String)
-    parts: list[pl.Expr] = []
-    for r in range(order.shape[1]):
-        text = pl.concat_str([pl.lit(heads.gather(deducting[order[:, r]])), pl.lit(_numbers_text(top[:, r]))])
-        parts.append(pl.when(pl.lit(pl.Series(top[:, r] < 0))).then(text))
-    return parts
+        return [], heads
+    order, top = _top_deductions(points, deducting, k)
+    slots = [
+        _Slot(np.where(top[:, r] < 0, deducting[order[:, r]] + offset, -1), np.round(top[:, r], 4)) for r in range(order.shape[1])
+    ]
+    return slots, heads
 
 
-def _card_part(
-    card: Scorecard, indicators: pa.Table, k: int
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[pl.Expr]]:
-    """Card score, PD and up to ``k`` reason codes per row, ``c:<feature>:<bin index>`` (null where fewer lost points)."""
+def _card_slots(
+    card: Scorecard, indicators: pa.Table, k: int, offset: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], list[_Slot], list[str]]:
+    """Card score, PD and up to ``k`` reason codes per row, ``c:<feature>:<bin index>`` (fragments from ``offset``)."""
     missing = [f for f in card.features if f not in indicators.column_names]
     if missing:
         raise InvalidInput(f"评分卡需要的指标不存在：{'、'.join(missing)}")
@@ -93,20 +103,59 @@ def _card_part(
     for j, feature in enumerate(card.card_features):
         table = np.asarray(feature.points, dtype=np.float64)
         np.take(table, bins[:, j], out=points[:, j])
-        offsets[j] = len(codes)
+        offsets[j] = len(codes) + offset
         codes.extend(f"c{FIELD_SEP}{feature.name}{FIELD_SEP}{b}" for b in range(len(feature.points)))
     score = points.sum(axis=1)
     pd = np.asarray(card.pd_array(score), dtype=np.float64)
     reason_codes = card.reason_codes(points, k)
-    frag = pl.Series(codes, dtype=pl.String)
-    parts: list[pl.Expr] = []
     rows = np.arange(n)
+    slots: list[_Slot] = []
     for r in range(reason_codes.shape[1]):
         feature_idx = reason_codes[:, r]
         valid = feature_idx >= 0
         safe = np.where(valid, feature_idx, 0)
-        parts.append(pl.when(pl.lit(pl.Series(valid))).then(pl.lit(frag.gather(offsets[safe] + bins[rows, safe]))))
-    return score, pd, parts
+        slots.append(_Slot(np.where(valid, offsets[safe] + bins[rows, safe], -1)))
+    return score, pd, slots, codes
+
+
+def _reason_text(slots: list[_Slot], fragments: list[str], n: int) -> pa.Array:
+    """The compact reason text of every row, built once per distinct combination of its reasons.
+
+    Many rows share their reasons: each row's slots (fragment index, and the bits of the points for rule
+    reasons) are packed into one fixed-size binary key, Arrow's hash dictionary-encodes the keys, the text
+    is built (Polars, column-wise) for the distinct keys only, and taken back to the rows.
+    """
+    columns: list[npt.NDArray[np.int64]] = []
+    for slot in slots:
+        columns.append(slot.fragment)
+        if slot.number is not None:
+            columns.append(np.where(slot.fragment >= 0, slot.number, 0.0).view(np.int64))
+    keys = np.empty((n, len(columns)), dtype=np.int64)
+    for j, column in enumerate(columns):
+        keys[:, j] = column
+    width = keys.shape[1] * keys.itemsize
+    packed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(keys)])
+    encoded = pc.dictionary_encode(packed)
+    dictionary = encoded.dictionary
+    distinct = np.frombuffer(
+        dictionary.buffers()[1], dtype=np.int64, count=len(dictionary) * keys.shape[1], offset=dictionary.offset * width
+    )
+    distinct = distinct.reshape(len(dictionary), keys.shape[1])
+    frag = pl.Series(fragments, dtype=pl.String)
+    parts: list[pl.Expr] = []
+    j = 0
+    for slot in slots:
+        index = distinct[:, j]
+        valid = pl.Series(index >= 0)
+        text = pl.lit(frag.gather(np.where(index >= 0, index, 0)))
+        j += 1
+        if slot.number is not None:
+            text = pl.concat_str([text, pl.lit(_numbers_text(distinct[:, j].view(np.float64)))])
+            j += 1
+        parts.append(pl.when(pl.lit(valid)).then(text))
+    joined = pl.select(pl.concat_str(parts, separator=REASON_SEP, ignore_nulls=True).fill_null("")).to_series()
+    texts = joined.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(pa.string())
+    return texts.take(encoded.indices)
 
 
 def score_batch(indicators: pa.Table, *, rules: RuleTable, card: Scorecard | None = None, k: int = TOP_REASONS) -> pa.Table:
@@ -117,20 +166,18 @@ def score_batch(indicators: pa.Table, *, rules: RuleTable, card: Scorecard | Non
     """
     n = indicators.num_rows
     scored = score_rules(indicators, rules)
-    parts: list[pl.Expr] = []
+    slots: list[_Slot] = []
+    fragments: list[str] = []
     if rules.rules and n:
-        parts.extend(_rule_parts(rules, scored.points, k))
+        slots, fragments = _rule_slots(rules, scored.points, k, 0)
     card_score: pa.Array = pa.nulls(n, pa.float64())
     pd: pa.Array = pa.nulls(n, pa.float64())
     if card is not None and n:
-        c_score, c_pd, c_parts = _card_part(card, indicators, k)
+        c_score, c_pd, c_slots, c_fragments = _card_slots(card, indicators, k, len(fragments))
         card_score, pd = pa.array(c_score, pa.float64()), pa.array(c_pd, pa.float64())
-        parts.extend(c_parts)
-    if parts:
-        joined = pl.select(pl.concat_str(parts, separator=REASON_SEP, ignore_nulls=True).fill_null("")).to_series()
-        reasons = joined.to_arrow(compat_level=pl.CompatLevel.oldest()).cast(pa.string())
-    else:
-        reasons = pa.array([""] * n, pa.string())
+        slots.extend(c_slots)
+        fragments.extend(c_fragments)
+    reasons = _reason_text(slots, fragments, n) if slots else pa.array([""] * n, pa.string())
     return pa.Table.from_arrays(
         [
             pc.cast(indicators.column("uscc"), pa.string()),

@@ -216,8 +216,12 @@ class RuleScores:
 
 
 def _numbers(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.float64]:
-    """A numeric column as float64 with NaN for null."""
-    return np.asarray(pc.fill_null(pc.cast(column, pa.float64()), np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+    """A numeric column as float64 with NaN for null (a view of the Arrow buffer when it is float64 without nulls)."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if array.type != pa.float64():
+        array = pc.cast(array, pa.float64())
+    # Arrow writes NaN for the nulls of a float array when it has to copy.
+    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _condition(rule: Rule, column: pa.ChunkedArray | pa.Array, numbers: npt.NDArray[np.float64] | None) -> npt.NDArray[np.bool_]:
@@ -256,9 +260,14 @@ def _condition(rule: Rule, column: pa.ChunkedArray | pa.Array, numbers: npt.NDAr
 
 
 def score_rules(indicators: pa.Table, table: RuleTable) -> RuleScores:
-    """Score every row of an indicator table (one column per indicator code) with the rule table."""
+    """Score every row of an indicator table (one column per indicator code) with the rule table.
+
+    Column by column: ``points`` is column-major, so each rule writes one contiguous column and the score
+    is summed as the rules are applied (rule order), without a pass over the whole matrix.
+    """
     n = indicators.num_rows
-    points = np.zeros((n, len(table.rules)), dtype=np.float64)
+    points = np.zeros((n, len(table.rules)), dtype=np.float64, order="F")
+    total = np.zeros(n, dtype=np.float64)
     grade_cap = np.zeros(n, dtype=np.int8)
     numbers_of: dict[str, npt.NDArray[np.float64] | None] = {}
     for j, rule in enumerate(table.rules):
@@ -268,20 +277,27 @@ def score_rules(indicators: pa.Table, table: RuleTable) -> RuleScores:
             numbers_of[rule.indicator] = None if kind is IndicatorKind.CODE else _numbers(column)
         numbers = numbers_of[rule.indicator]
         hit = _condition(rule, column, numbers)
+        out = points[:, j]
         if rule.per_unit and numbers is not None:
-            earned = rule.points * np.nan_to_num(numbers)
+            earned = numbers * rule.points
+            if not np.isfinite(earned).all():
+                earned = np.nan_to_num(numbers) * rule.points
             if rule.cap is not None:
                 limit = abs(rule.cap)
-                earned = np.clip(earned, -limit, limit)
-            points[:, j] = np.where(hit, earned, 0.0)
+                np.clip(earned, -limit, limit, out=earned)
+            np.copyto(out, earned, where=hit)
         else:
-            points[:, j] = np.where(hit, rule.points, 0.0)
+            np.copyto(out, rule.points, where=hit)
+        total += out
         if rule.max_grade is not None:
-            np.maximum(grade_cap, np.where(hit, GRADES.index(rule.max_grade), 0).astype(np.int8), out=grade_cap)
-    score = np.clip(table.base + points.sum(axis=1), table.min_score, table.max_score)
+            level = np.int8(GRADES.index(rule.max_grade))
+            np.maximum(grade_cap, hit * level, out=grade_cap)
+    score = np.clip(table.base + total, table.min_score, table.max_score)
     # Band index: how many band floors the score is below (0 = A … 3 = D).
     floors = np.asarray([s for _, s in table.bands], dtype=np.float64)
-    band = (score[:, None] < floors[None, :]).sum(axis=1).astype(np.int8)
+    band = np.zeros(n, dtype=np.int8)
+    for floor in floors:
+        band += score < floor
     return RuleScores(score=score, grade=np.maximum(band, grade_cap), points=points)
 
 

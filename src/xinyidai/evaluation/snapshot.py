@@ -5,8 +5,9 @@ An evaluation as of date D sees a record only if it was received by the end of D
 D, and is not repaired. Where a record changed after D, the version current at the end of D is read from
 the history (``ingest_record_version``: received before the cut, superseded after it).
 
-Reading is one streaming query per table straight from the driver (no ORM objects): ``COPY … TO STDOUT``
-on PostgreSQL, a cursor read in large chunks on SQLite. Each chunk's JSON ``data`` is decoded column-wise
+Reading is one streaming query per table straight from the driver (no ORM objects), all in one transaction:
+``COPY … TO STDOUT`` on PostgreSQL, a cursor read in large chunks on SQLite inside a deferred read transaction
+(a consistent WAL snapshot that does not take the writer lock). Each chunk's JSON ``data`` is decoded column-wise
 by Polars into the item's typed fields (dates, exact decimals, integers, booleans; personal fields are left
 out) and appended to one Parquet file per item under ``directory/<snapshot id>/``, beside
 ``subjects.parquet`` (the registry) and ``manifest.json``.
@@ -20,6 +21,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Collection, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cache
@@ -318,6 +320,33 @@ def _subjects_query(dialect: str, *, subjects: bool) -> str:
     )
 
 
+@contextmanager
+def _read_transaction(db: Database) -> Iterator[tuple[str, Any]]:
+    """The dialect and driver connection of one transaction every query of the snapshot reads in.
+
+    On a SQLite engine it is a deferred read transaction on a pooled connection (``BEGIN``, not the
+    engine's ``BEGIN IMMEDIATE``): WAL mode gives it a consistent snapshot from its first read without
+    holding the writer lock, so ingestion goes on while a snapshot is written. Elsewhere (PostgreSQL, or a
+    database bound to a test's connection) it is ``db.transaction()``.
+    """
+    bind = db.bind
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        pooled = bind.raw_connection()
+        try:
+            raw: Any = pooled.driver_connection
+            raw.execute("BEGIN DEFERRED")
+            try:
+                yield "sqlite", raw
+            finally:
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")  # nothing was written: ending the read is all there is to do
+        finally:
+            pooled.close()
+        return
+    with db.transaction() as session:
+        yield session.get_bind().dialect.name, session.connection().connection.driver_connection
+
+
 def write_snapshot(
     engine_or_db: Engine | Database,
     *,
@@ -335,9 +364,7 @@ def write_snapshot(
     created_at = (clock or SystemClock()).now()
     writers = _Writers(root)
     catalog_items = {item.code for item in load_catalog().items}
-    with db.transaction() as session:
-        dialect = session.get_bind().dialect.name
-        raw: Any = session.connection().connection.driver_connection
+    with _read_transaction(db) as (dialect, raw):
         chunks = _sqlite_chunks if dialect == "sqlite" else _pg_chunks
         current, history = _record_queries(dialect, subjects=chosen is not None)
         for sql, is_history in ((current, False), (history, True)):

@@ -6,7 +6,7 @@ A pure library (numpy, scipy, scikit-learn, polars, pyarrow and ``xinyidai.kerne
 render the report with :func:`render_validation_html`.
 """
 
-from xinyidai.scorecard.card import Reason, Scorecard, ScoredRow
+from xinyidai.scorecard.card import Reason, Scorecard, ScoredRow, top_k_smallest
 from xinyidai.scorecard.errors import CardFormatError, ScorecardError, ScorecardInputError
 from xinyidai.scorecard.fit import FitOptions, FitResult, fit_scorecard
 from xinyidai.scorecard.io import load_card, read_table, save_card
@@ -30,5 +30,6 @@ __all__ = [
     "render_validation_page",
     "save_card",
     "score_metrics",
+    "top_k_smallest",
     "validate",
 ]

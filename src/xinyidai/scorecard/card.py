@@ -30,6 +30,10 @@ FORMAT_VERSION = 1
 _BLOCK = 65_536
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 _THREADS = 2
+#: Bytes of a row block ``top_k_smallest`` copies row-major (about an L2 cache).
+_TOPK_BLOCK_BYTES = 1 << 19
+#: Points lost below this do not make a reason.
+_NO_LOSS = 1e-9
 
 
 @dataclass(frozen=True)
@@ -282,11 +286,9 @@ class Scorecard:
 
     def reason_codes(self, points: npt.NDArray[np.float64], k: int = 3) -> npt.NDArray[np.int64]:
         """Top-``k`` feature indices by points lost per row (shape (n, k)); -1 where fewer features lost points."""
-        lost = self._best[None, :] - points
-        k = min(k, lost.shape[1])
-        order = np.argsort(-lost, axis=1, kind="stable")[:, :k]
-        top = np.take_along_axis(lost, order, axis=1)
-        return np.where(top > 1e-9, order, -1).astype(np.int64)
+        # The most points lost first (ties: feature order) = the smallest ``points - best``.
+        order, top = top_k_smallest(points - self._best[None, :], k, ceiling=-_NO_LOSS)
+        return np.where(top < -_NO_LOSS, order, -1).astype(np.int64)
 
     def reasons_for(self, points_row: npt.NDArray[np.float64], bins_row: npt.NDArray[np.int64], k: int = 3) -> tuple[Reason, ...]:
         """Reason objects for one row of the columnar output (``points`` row and ``bin_indices`` row)."""
@@ -387,6 +389,45 @@ class Scorecard:
 
 
 # ---------------------------------------------------------------------- columnar helpers
+
+
+def top_k_smallest(
+    matrix: npt.NDArray[np.float64],
+    k: int,
+    *,
+    columns: npt.NDArray[np.int64] | None = None,
+    ceiling: float = math.inf,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Positions (in ``columns``, default all columns) and values of the ``k`` smallest values per row, ties in
+    column order (what a stable ascending sort gives); values above ``ceiling`` count as ``ceiling``, and once
+    a row's smallest remaining value is the ceiling its remaining positions are 0 with the ceiling as value.
+
+    Row blocks that fit the CPU cache are copied row-major and searched by ``k`` row-wise ``argmin`` passes,
+    instead of sorting every row of the whole matrix (which may be column-major where it comes from).
+    """
+    n = matrix.shape[0]
+    m = matrix.shape[1] if columns is None else len(columns)
+    k = min(k, m)
+    order = np.zeros((n, k), dtype=np.int64)
+    top = np.full((n, k), ceiling, dtype=np.float64)
+    step = max(1, _TOPK_BLOCK_BYTES // max(1, m * 8))
+    for lo in range(0, n, step):
+        part = matrix[lo : lo + step]
+        block = np.minimum(part if columns is None else part[:, columns], ceiling, order="C")
+        live = np.arange(block.shape[0])
+        for r in range(k):
+            # Rows whose smallest remaining value is the ceiling have nothing more to rank.
+            sub = block if r == 0 else block[live]
+            at = sub.argmin(axis=1)
+            value = sub[np.arange(len(live)), at]
+            order[lo + live, r] = at
+            top[lo + live, r] = value
+            keep = value < ceiling
+            live, at = live[keep], at[keep]
+            if not live.size:
+                break
+            block[live, at] = np.inf
+    return order, top
 
 
 def _row_count(columns: Mapping[str, Any], features: Sequence[str]) -> int:
