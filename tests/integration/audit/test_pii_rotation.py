@@ -210,6 +210,7 @@ def test_keys_rotate_pii_command(committed: tuple[str, Database], clock: FrozenC
 
     def run(*args: str) -> tuple[int, dict[str, Any]]:
         result = CliRunner().invoke(app, ["keys", "rotate-pii", *args])
+        assert result.stdout.strip(), (result.exit_code, result.output, result.exception)
         return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
 
     code, dry = run("--dry-run")
