@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from xinyidai.audit.model import GENESIS_HASH, ChainReport, EventRecord, event_hash, jsonable, verify_chain
@@ -50,11 +51,10 @@ def record(
     the session (the log is append-only; nothing updates an event through the ORM).
     """
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise appenders: the lock is released when the caller's transaction ends.
-        session.execute(_LOCK)
-    head = session.execute(_HEAD).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    # The chain's statements are Core statements run on the transaction's connection: no ORM execution layer
+    # (which costs more than the statement itself on SQLite) for rows that are never mapped objects.
+    conn = session.connection()
+    seq, prev = _next_link(session, conn)
     rec = EventRecord(
         seq=seq,
         id=str(new_id()),
@@ -90,8 +90,41 @@ def record(
         "prev_hash": rec.prev_hash,
         "hash": event_hash(rec),
     }
-    session.execute(_INSERT, values)
+    conn.execute(_INSERT, values)
+    _remember_head(session, seq, values["hash"])
     return AuditEvent(**values)
+
+
+#: Key in `Session.info` of the chain head this session's transaction appended last: (transaction, seq, hash).
+_HEAD_KEY = "xinyidai.audit.head"
+
+
+def _next_link(session: Session, conn: Connection) -> tuple[int, str]:
+    """The seq and previous hash of the next event, with the chain locked for the caller's transaction.
+
+    The first append of a transaction takes the lock (PostgreSQL's advisory lock; SQLite's transactions already
+    hold the single writer lock) and reads the head. Nobody else can append until the transaction ends, so a
+    later append in the same transaction takes the head it left (`_remember_head`) without asking again — unless
+    a savepoint is open, whose rollback could undo an append: then the head is read, as before.
+    """
+    transaction = session.get_transaction()
+    remembered = session.info.get(_HEAD_KEY)
+    if remembered is not None and remembered[0] is transaction and not session.in_nested_transaction():
+        return remembered[1] + 1, remembered[2]
+    if conn.dialect.name == "postgresql":
+        # Serialise appenders: the lock is released when the caller's transaction ends.
+        conn.execute(_LOCK)
+    head = conn.execute(_HEAD).first()
+    return (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+
+
+def _remember_head(session: Session, seq: int, hash_: str) -> None:
+    """Keep the head just appended for the transaction's next append (see `_next_link`); inside a savepoint,
+    forget it instead."""
+    if session.in_nested_transaction():
+        session.info.pop(_HEAD_KEY, None)
+    else:
+        session.info[_HEAD_KEY] = (session.get_transaction(), seq, hash_)
 
 
 def _to_record(row: AuditEvent) -> EventRecord:

@@ -127,14 +127,15 @@ def _item_ref(code: str) -> ItemRef | None:
 #: once: no ORM identity-map work, and the signed artefact (the widest column) is not read.
 _AUTHORIZATION = (
     sa.select(*(ConsentAuthorization.__table__.c[name] for name in AUTHORIZATION_FIELDS))
-    .where(ConsentAuthorization.id == sa.bindparam("id"))
+    .where(ConsentAuthorization.__table__.c.id == sa.bindparam("id"))
     .with_for_update()
 )
 
-_FETCHES = sa.select(sa.func.count()).select_from(ConsentFetch).where(ConsentFetch.authorization_id == sa.bindparam("id"))
+_FETCH_TABLE = ConsentFetch.metadata.tables[ConsentFetch.__tablename__]
+_FETCHES = sa.select(sa.func.count()).select_from(_FETCH_TABLE).where(_FETCH_TABLE.c.authorization_id == sa.bindparam("id"))
 #: Fetches in the cap's current window (the index on authorization_id, at serves it).
-_FETCHES_SINCE = _FETCHES.where(ConsentFetch.at >= sa.bindparam("start"))
-_INSERT_FETCH = sa.insert(ConsentFetch.metadata.tables[ConsentFetch.__tablename__])
+_FETCHES_SINCE = _FETCHES.where(_FETCH_TABLE.c.at >= sa.bindparam("start"))
+_INSERT_FETCH = sa.insert(_FETCH_TABLE)
 
 
 def check_access(
@@ -166,15 +167,19 @@ def check_access(
     at = clock.now()
     uscc = normalize_uscc(subject_uscc)
     kind = accessor_kind(principal)
-    row = session.execute(_AUTHORIZATION, {"id": authorization_id}).first() if authorization_id is not None else None
+    # Core statements on the transaction's connection (the caller's pending changes flushed first): the ORM
+    # execution layer would cost more than these small statements themselves.
+    session.flush()
+    conn = session.connection()
+    row = conn.execute(_AUTHORIZATION, {"id": authorization_id}).first() if authorization_id is not None else None
     authorization = authorization_of(row) if row is not None else None
     fetch_count = 0
     if authorization is not None:
         start = fetch_window_start(authorization, at=at)
         if start is None:
-            fetch_count = int(session.scalar(_FETCHES, {"id": authorization.id}) or 0)
+            fetch_count = int(conn.execute(_FETCHES, {"id": authorization.id}).scalar() or 0)
         else:
-            fetch_count = int(session.scalar(_FETCHES_SINCE, {"id": authorization.id, "start": start}) or 0)
+            fetch_count = int(conn.execute(_FETCHES_SINCE, {"id": authorization.id, "start": start}).scalar() or 0)
     decisions: list[AccessDecision] = []
     for code in dict.fromkeys(items):
         ref = _item_ref(code)
@@ -202,7 +207,7 @@ def check_access(
     counted_items = [d.item for d in decisions if d.allowed and d.counted]
     if counted_items and authorization is not None and principal is not None and principal.institution_id is not None:
         fetch_id = new_id()
-        session.execute(
+        conn.execute(
             _INSERT_FETCH,
             {
                 "id": fetch_id,

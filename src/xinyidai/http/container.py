@@ -24,7 +24,13 @@ class Container:
     services: dict[str, Any] = field(default_factory=dict)
 
 
-def get_container(conn: HTTPConnection) -> Container:
-    """FastAPI dependency: the app's container."""
+def container_of(conn: HTTPConnection) -> Container:
+    """The app's container, for code that holds the request."""
     container: Container = conn.app.state.container
     return container
+
+
+async def get_container(conn: HTTPConnection) -> Container:
+    """FastAPI dependency: the app's container. A coroutine, so that FastAPI calls it on the event loop: a plain
+    function dependency would be sent to the thread pool and back on every request of every route using it."""
+    return container_of(conn)

@@ -20,7 +20,7 @@ from typing import ClassVar
 from fastapi import Request
 from starlette.requests import HTTPConnection
 
-from xinyidai.http.container import get_container
+from xinyidai.http.container import container_of
 from xinyidai.kernel.errors import Throttled
 
 #: Most client keys tracked at once.
@@ -122,7 +122,7 @@ class RateLimit:
         return found if isinstance(found, TokenBucketLimiter) else None
 
     async def __call__(self, request: Request) -> None:
-        container = get_container(request)
+        container = container_of(request)
         enforce(self.limiter(container.services, container.settings), request)
 
 

@@ -167,7 +167,10 @@ def _entry(record: ingest.RecordView, item: catalog.Item | None, shown: _Shown |
             value = data.get(name)
             if value is None or value == "":
                 continue
-            fields.append((label, shown_value(value, personal=personal, id_number=is_id)))
+            # Most values are plain text shown as stored (what `shown_value` returns for them): no call needed.
+            if type(value) is not str or personal:
+                value = shown_value(value, personal=personal, id_number=is_id)
+            fields.append((label, value))
     return Entry(
         record_id=str(record.id),
         item_code=record.item_code,
@@ -240,8 +243,8 @@ _SEQUENCE_UPSERT = {dialect: _sequence_upsert(dialect) for dialect in ("postgres
 
 def _next_sequence(session: Session, node_id: str, day: date) -> int:
     """Take the next number of the day atomically (an upsert, so concurrent issuers never collide)."""
-    upsert = _SEQUENCE_UPSERT[session.get_bind().dialect.name]
-    return int(session.execute(upsert, {"node_id": node_id, "day": day}).scalar_one())
+    conn = session.connection()
+    return int(conn.execute(_SEQUENCE_UPSERT[conn.dialect.name], {"node_id": node_id, "day": day}).scalar_one())
 
 
 def _document(row: Report) -> ReportDocument:
@@ -278,8 +281,17 @@ class _Draft:
     daily_key: str | None = None
 
 
-#: One Core INSERT of a report row, built once: the document is written without ORM unit-of-work bookkeeping.
-_INSERT_REPORT = sa.insert(Report.metadata.tables[Report.__tablename__])
+def _insert_report(dialect: str) -> sa.Insert:
+    """One Core INSERT of a report row (no ORM unit-of-work bookkeeping), the document bound as the canonical JSON
+    text already made to hash it rather than serialised a second time by the JSON column type. PostgreSQL casts
+    the text to JSONB; SQLite stores it as is (a JSON column is text there; a CAST to JSON would not be)."""
+    table = Report.metadata.tables[Report.__tablename__]
+    text = sa.bindparam("content", type_=sa.Text())
+    return sa.insert(table).values(content=sa.cast(text, postgresql.JSONB()) if dialect == "postgresql" else text)
+
+
+#: The report INSERT of each dialect, built once (its compiled form is then reused from SQLAlchemy's cache).
+_INSERT_REPORT = {dialect: _insert_report(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def _issue(
@@ -316,8 +328,9 @@ def _issue(
     sha = hashlib.sha256(canonical).hexdigest()
     signature = keyring.sign(signature_claims(content, sha), typ=SIGNATURE_TYPE)
     report_id = new_id()
-    session.execute(
-        _INSERT_REPORT,
+    conn = session.connection()
+    conn.execute(
+        _INSERT_REPORT[conn.dialect.name],
         {
             "id": report_id,
             "number": number,
@@ -337,7 +350,7 @@ def _issue(
             "content_sha256": sha,
             "signature": signature,
             "key_id": keyring.kid,
-            "content": content,
+            "content": canonical.decode(),
         },
     )
     audit.record(

@@ -78,3 +78,65 @@ def test_appends_stay_gap_free_and_verify(db: Database, batches: list[int]) -> N
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     assert len(rows) == before + sum(batches)
     assert audit.verify(db).ok
+
+
+def _statements(db: Database) -> list[str]:
+    """Statements sent on the database's connection from now on (a list that grows)."""
+    seen: list[str] = []
+    sa.event.listen(db.bind, "before_cursor_execute", lambda _c, _cur, statement, *_rest: seen.append(statement))
+    return seen
+
+
+def test_later_appends_of_a_transaction_do_not_read_the_head_again(db: Database) -> None:
+    seen = _statements(db)
+    with db.transaction() as s:
+        for i in range(3):
+            audit.record(s, actor=ACTOR, action="test.same_transaction", data={"i": i})
+    heads = [q for q in seen if q.lstrip().upper().startswith("SELECT") and "audit_event" in q]
+    inserts = [q for q in seen if q.lstrip().upper().startswith("INSERT INTO AUDIT_EVENT")]
+    assert len(inserts) == 3
+    assert len(heads) == 1  # the first append reads the head; the others take the one it left
+    locks = [q for q in seen if "pg_advisory_xact_lock" in q]
+    assert len(locks) == (1 if db.dialect == "postgresql" else 0)
+    assert audit.verify(db).ok
+
+
+# One transaction's steps: an append at the top level, or a savepoint with some appends, committed or rolled back.
+_STEP = st.one_of(
+    st.just(("append", 0, True)),
+    st.tuples(st.just("savepoint"), st.integers(min_value=0, max_value=3), st.booleans()),
+)
+
+
+class _Rollback(Exception):
+    pass
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(transactions=st.lists(st.lists(_STEP, min_size=1, max_size=5), min_size=1, max_size=3))
+def test_appends_around_savepoints_stay_gap_free_and_verify(
+    db: Database, transactions: list[list[tuple[str, int, bool]]]
+) -> None:
+    before = audit.count_since(db)
+    kept = 0
+    for steps in transactions:
+        with db.transaction() as s:
+            for kind, size, commit in steps:
+                if kind == "append":
+                    audit.record(s, actor=ACTOR, action="test.top")
+                    kept += 1
+                    continue
+                try:
+                    with s.begin_nested():
+                        for i in range(size):
+                            audit.record(s, actor=ACTOR, action="test.nested", data={"i": i})
+                        if not commit:
+                            raise _Rollback
+                except _Rollback:
+                    pass
+                else:
+                    kept += size
+    rows = _stored(db)
+    assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    assert len(rows) == before + kept
+    assert audit.verify(db).ok

@@ -19,6 +19,8 @@ from xinyidai.audit.tables import AuditEvent
 from xinyidai.consent import AccessDenied, AuthorizationNotFound, Keyring, Purpose, Transition
 from xinyidai.db import Database
 from xinyidai.kernel.clock import FrozenClock
+from xinyidai.report.model import canonical_json
+from xinyidai.report.tables import Report
 
 
 def _events(db: Database, action: str) -> list[AuditEvent]:
@@ -278,3 +280,28 @@ def test_verification_round_trip_and_alteration(db: Database, clock: FrozenClock
     # A signature by another key (or a rewritten stored hash) no longer verifies.
     other = Keyring(consent.generate_key(consent.SigningAlgorithm.EDDSA))
     assert report.verify_report(db, keyring=other, code=doc.verification_code).signature_valid is False
+
+
+def test_stored_document_is_the_issued_one(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> None:
+    """The document is stored from the canonical JSON that was hashed: it reads back equal, hashes to the stored
+    hash, and the JSON delivered is that same canonical text inside the envelope."""
+    authorization_id = _authorize(db, clock, people, keyring)
+    doc = report.create_authorized_report(
+        db,
+        actor=people.officer_a,
+        clock=clock,
+        keyring=keyring,
+        uscc=SUBJECT,
+        authorization_id=authorization_id,
+        purpose=Purpose.CREDIT_APPROVAL,
+    )
+    with db.transaction() as s:
+        stored = s.execute(sa.select(Report.content, Report.content_sha256).where(Report.number == doc.number)).one()
+    assert stored.content == doc.content
+    assert stored.content_sha256 == doc.sha256 == report.content_sha256(stored.content)
+    delivered = json.loads(doc.envelope_json())
+    assert delivered == json.loads(json.dumps(doc.envelope()))
+    assert canonical_json(delivered["report"]) == doc.canonical
+    again = report.get_report(db, actor=people.officer_a, clock=clock, number=doc.number)
+    assert again.content == doc.content
+    assert report.verify_report(db, keyring=keyring, code=doc.verification_code).signature_valid

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from xinyidai import catalog
 from xinyidai.report import model
@@ -74,3 +77,25 @@ def test_special_period() -> None:
         with pytest.raises(model.InvalidPeriod):
             model.check_period(start, end, today=today)
     assert model.years_before(date(2024, 2, 29), 5) == date(2019, 2, 28)
+
+
+def _code_from(bits: int) -> str:
+    """The code `new_verification_code` makes when the 80 random bits it draws are `bits`."""
+    original = secrets.randbits
+    secrets.randbits = lambda k: bits if k == 80 else original(k)  # type: ignore[assignment]
+    try:
+        return model.new_verification_code()
+    finally:
+        secrets.randbits = original  # type: ignore[assignment]
+
+
+@settings(max_examples=25)
+@given(st.integers(min_value=0, max_value=2**80 - 1), st.integers(min_value=0, max_value=79))
+def test_verification_codes_are_canonical_and_use_every_bit(bits: int, flip: int) -> None:
+    """A code is 16 Crockford characters from 80 random bits, five a character: canonical as issued, and two draws
+    that differ in any one bit give different codes."""
+    code = _code_from(bits)
+    assert model.normalize_code(code) == code
+    assert len(code) == 19
+    assert code.count("-") == 3
+    assert _code_from(bits ^ (1 << flip)) != code
