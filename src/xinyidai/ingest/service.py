@@ -1217,6 +1217,79 @@ def visible_records(
         return [_record_view(r) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    """The part of a shown record a credit report uses (``report_records``): lighter than ``RecordView``."""
+
+    id: uuid.UUID
+    item_code: str
+    item_name: str
+    negative: bool
+    data: dict[str, Any]
+    event_date: date | None
+    disputed: bool
+    repaired: bool
+    statement: str | None
+
+
+def _report_query(*, filtered: bool) -> sa.Select[Any]:
+    r = Record.__table__.c
+    query = sa.select(r.id, r.item_code, r.data, r.event_date, r.disputed, r.repaired, r.statement).where(
+        r.subject_uscc == sa.bindparam("uscc")
+    )
+    if filtered:
+        query = query.where(r.item_code.in_(sa.bindparam("items", expanding=True)))
+    visible: sa.Select[Any] = _visibility(
+        query,
+        as_of=sa.bindparam("as_of", type_=sa.Date()),  # type: ignore[arg-type]  # bound per call
+        include_unpublished=False,
+    )
+    return visible.order_by(r.item_code, r.event_date.desc().nulls_last(), r.id)
+
+
+#: Built once: a report reads a subject's records on every request, and building the statement cost more than
+#: running it. Keyed by whether the items are filtered.
+_REPORT_QUERIES: dict[bool, sa.Select[Any]] = {f: _report_query(filtered=f) for f in (True, False)}
+
+
+def report_records(db: Database, *, uscc: str, items: Iterable[str] | None = None, as_of: date) -> list[ReportRecord]:
+    """What ``visible_records`` returns (same rows, same order: within publication and retention on ``as_of``),
+    reduced to the columns a report shows; Core rows on the connection, catalog looked up once per item."""
+    wanted = list(items) if items is not None else None
+    params: dict[str, Any] = {"uscc": uscc.strip().upper(), "as_of": as_of}
+    if wanted is not None:
+        params["items"] = wanted
+    with db.transaction() as s:
+        rows = s.connection().execute(_REPORT_QUERIES[wanted is not None], params).all()
+    catalog = load_catalog()
+    meta: dict[str, tuple[str, bool]] = {}
+    out: list[ReportRecord] = []
+    for row in rows:
+        code = row.item_code
+        found = meta.get(code)
+        if found is None:
+            try:
+                item = catalog.item(code)
+                found = (item.name_zh, item.negative)
+            except NotInCatalog:
+                found = (code, False)
+            meta[code] = found
+        out.append(
+            ReportRecord(
+                id=row.id,
+                item_code=code,
+                item_name=found[0],
+                negative=found[1],
+                data=dict(row.data),
+                event_date=row.event_date,
+                disputed=row.disputed,
+                repaired=row.repaired,
+                statement=row.statement,
+            )
+        )
+    return out
+
+
 def my_records(db: Database, *, actor: ActorRef, uscc: str, as_of: date) -> list[RecordView]:
     """An enterprise's own retained records, published or not (a subject may see its own information); audited."""
     records = visible_records(db, uscc=uscc, as_of=as_of, include_unpublished=True)

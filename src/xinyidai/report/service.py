@@ -145,6 +145,9 @@ def _items_in_force(on: date) -> list[catalog.Item]:
 
 
 _Shown = tuple[tuple[str, str, bool, bool], ...]
+#: A record as a report reads it: the lean `ingest.ReportRecord` (public and authorized reports) or a full view
+#: (the special report, which also needs publication dates).
+_ShownRecord = ingest.ReportRecord | ingest.RecordView
 
 
 def _shown_fields(item: catalog.Item) -> _Shown:
@@ -159,7 +162,7 @@ def _shown_fields(item: catalog.Item) -> _Shown:
     return tuple(out)
 
 
-def _entry(record: ingest.RecordView, item: catalog.Item | None, shown: _Shown | None = None) -> Entry:
+def _entry(record: _ShownRecord, item: catalog.Item | None, shown: _Shown | None = None) -> Entry:
     fields: list[tuple[str, str]] = []
     if item is not None:
         data = record.data
@@ -185,7 +188,7 @@ def _entry(record: ingest.RecordView, item: catalog.Item | None, shown: _Shown |
     )
 
 
-def _entries(records: Iterable[ingest.RecordView]) -> list[Entry]:
+def _entries(records: Iterable[_ShownRecord]) -> list[Entry]:
     cat = catalog.load_catalog()
     items: dict[str, tuple[catalog.Item | None, _Shown]] = {}
     out: list[Entry] = []
@@ -202,7 +205,7 @@ def _entries(records: Iterable[ingest.RecordView]) -> list[Entry]:
     return out
 
 
-def _subject_name(records: Sequence[ingest.RecordView]) -> str | None:
+def _subject_name(records: Sequence[_ShownRecord]) -> str | None:
     ordered = sorted(records, key=lambda r: r.item_code != "registration")
     for record in ordered:
         for name in _NAME_FIELDS:
@@ -398,7 +401,7 @@ def create_public_report(db: Database, *, actor: Principal | None, clock: Clock,
     day = today(clock)
     layout = load_layout()
     public = [i.code for i in _items_in_force(day) if i.disclosure is catalog.Disclosure.PUBLIC]
-    records = ingest.visible_records(db, uscc=code, items=public, as_of=day)
+    records = ingest.report_records(db, uscc=code, items=public, as_of=day)
     entries = _entries(records)
     draft = _Draft(
         kind=ReportKind.PUBLIC,
@@ -437,7 +440,7 @@ def create_authorized_report(
     items = _items_in_force(day)
     public = [i.code for i in items if i.disclosure is catalog.Disclosure.PUBLIC]
     private = [i.code for i in items if i.disclosure is not catalog.Disclosure.PUBLIC]
-    records = ingest.visible_records(db, uscc=code, items=public + private, as_of=day)
+    records = ingest.report_records(db, uscc=code, items=public + private, as_of=day)
     refused: consent.AccessCheck | None = None
     with db.transaction() as s:
         check = consent.check_access(

@@ -165,3 +165,36 @@ def test_batch_record_dates_lists_every_version_a_batch_wrote(
     run(write_csv(tmp_path / "v2.csv", [penalty_row(7, CF_NR_FK="0.9")]))
     # The superseded version still counts for the batch that delivered it.
     assert len(ingest.batch_record_dates(db, batch_id=penalty.batch_id)) == 2
+
+
+def _as_report_records(views: list[ingest.RecordView]) -> list[ingest.ReportRecord]:
+    return [
+        ingest.ReportRecord(
+            id=v.id,
+            item_code=v.item_code,
+            item_name=v.item_name,
+            negative=v.negative,
+            data=v.data,
+            event_date=v.event_date,
+            disputed=v.disputed,
+            repaired=v.repaired,
+            statement=v.statement,
+        )
+        for v in views
+    ]
+
+
+@pytest.mark.parametrize("items", [None, ["admin_penalty"], ["tax_payment"], ["admin_penalty", "tax_payment"]])
+def test_report_records_are_the_visible_records_a_report_reads(
+    db: Database, clock: FrozenClock, penalty: ingest.RecordView, items: list[str] | None
+) -> None:
+    uscc = str(penalty.subject_uscc)
+    for day in (date(2025, 5, 19), AS_OF, AS_OF + timedelta(days=365 * 6)):
+        shown = ingest.report_records(db, uscc=f" {uscc.lower()} ", items=items, as_of=day)
+        assert shown == _as_report_records(ingest.visible_records(db, uscc=uscc, items=items, as_of=day))
+    assert ingest.report_records(db, uscc=uscc, items=items, as_of=AS_OF) == (
+        [] if items == ["tax_payment"] else _as_report_records([ingest.get_record(db, record_id=penalty.id)])
+    )
+    with db.transaction() as s:
+        ingest.mark_repaired(s, actor=ADMIN, clock=clock, record_id=penalty.id, reason="信用修复通过")
+    assert ingest.report_records(db, uscc=uscc, items=items, as_of=AS_OF) == []
