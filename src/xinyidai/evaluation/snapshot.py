@@ -326,8 +326,9 @@ def _read_transaction(db: Database) -> Iterator[tuple[str, Any]]:
 
     On a SQLite engine it is a deferred read transaction on a pooled connection (``BEGIN``, not the
     engine's ``BEGIN IMMEDIATE``): WAL mode gives it a consistent snapshot from its first read without
-    holding the writer lock, so ingestion goes on while a snapshot is written. Elsewhere (PostgreSQL, or a
-    database bound to a test's connection) it is ``db.transaction()``.
+    holding the writer lock, so ingestion goes on while a snapshot is written. On a PostgreSQL engine it is a
+    REPEATABLE READ, READ ONLY transaction (one snapshot for every query). A database bound to a test's
+    connection reads in ``db.transaction()``.
     """
     bind = db.bind
     if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
@@ -342,6 +343,13 @@ def _read_transaction(db: Database) -> Iterator[tuple[str, Any]]:
                     raw.execute("ROLLBACK")  # nothing was written: ending the read is all there is to do
         finally:
             pooled.close()
+        return
+    if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        # REPEATABLE READ: the snapshot's queries (records, historical versions, subjects) see one database
+        # state, as SQLite's WAL read does; READ ONLY, and nothing is locked, so writers go on.
+        options = bind.connect().execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with options as conn, conn.begin():
+            yield "postgresql", conn.connection.driver_connection
         return
     with db.transaction() as session:
         yield session.get_bind().dialect.name, session.connection().connection.driver_connection
