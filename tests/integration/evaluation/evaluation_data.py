@@ -11,11 +11,19 @@ import json
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tests.factories import uscc_for
+from xinyidai.db import Database
+from xinyidai.evaluation import snapshot as snapshot_module
+from xinyidai.evaluation.snapshot import write_snapshot
 from xinyidai.ingest.tables import Record, RecordVersion
 from xinyidai.kernel.ids import new_id
 from xinyidai.registry.tables import Subject
@@ -117,3 +125,57 @@ def penalty(s: Session, uscc: str, *, decided: date, received_at: datetime, seve
     body = dict(data.items())
     rid = add_record(s, "admin_penalty", uscc, body, received_at=received_at, event_date=decided, severity=severity, **kw)
     return rid
+
+
+SNAPSHOT_AS_OF = date(2026, 6, 30)
+SNAPSHOT_RECEIVED = datetime(2026, 1, 10, tzinfo=UTC)
+
+
+def seed_snapshot_subject(db: Database) -> None:
+    """One subject with a penalty and a tax payment, received before the snapshot's cut."""
+    with db.transaction() as s:
+        first = add_subject(s, 1)
+        penalty(s, first, decided=date(2026, 2, 1), received_at=SNAPSHOT_RECEIVED, severity="serious")
+        add_record(
+            s,
+            "tax_payment",
+            first,
+            {"period": "2026-03", "tax_type": "增值税", "amount_paid": "2"},
+            received_at=SNAPSHOT_RECEIVED,
+        )
+
+
+def assert_snapshot_ignores_a_writer_committing_during_it(
+    db: Database, directory: Path, monkeypatch: pytest.MonkeyPatch, *, before_write: str | None = None
+) -> None:
+    """A writer commits a subject and its record (both before the cut) while the snapshot is being written: it
+    is not blocked (``before_write``, e.g. a busy timeout, makes a block fail fast) and the snapshot does not see
+    it — every query read the same database state; the next snapshot does."""
+    written: list[str] = []
+    original = snapshot_module._Writers.write
+
+    def write_and_ingest(self: Any, name: str, frame: pl.DataFrame) -> None:
+        if not written:
+            with db.transaction() as s:
+                if before_write is not None:
+                    s.execute(sa.text(before_write))
+                late = add_subject(s, 2, at=SNAPSHOT_RECEIVED)
+                add_record(
+                    s,
+                    "tax_payment",
+                    late,
+                    {"period": "2026-04", "tax_type": "增值税", "amount_paid": "5"},
+                    received_at=SNAPSHOT_RECEIVED,
+                )
+        written.append(name)
+        original(self, name, frame)
+
+    monkeypatch.setattr(snapshot_module._Writers, "write", write_and_ingest)
+    snap = write_snapshot(db, as_of=SNAPSHOT_AS_OF, directory=directory)
+    assert written
+    assert pq.read_table(snap.table_path("subjects")).column("uscc").to_pylist() == [uscc_for(1)]
+    assert pq.read_table(snap.table_path("tax_payment")).column("uscc").to_pylist() == [uscc_for(1)]
+    monkeypatch.setattr(snapshot_module._Writers, "write", original)
+    again = write_snapshot(db, as_of=SNAPSHOT_AS_OF, directory=directory)
+    assert again.subjects == 2
+    assert pq.read_table(again.table_path("tax_payment")).num_rows == 2
