@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import _pg_drop
 from xinyidai import audit
 from xinyidai.db import Database, create_database_engine
 from xinyidai.db import migrate as db_migrate
@@ -73,23 +74,29 @@ def test_cli_verify_exits_nonzero_naming_the_bad_event(tmp_path: Path, database_
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
-    create_database_engine(url).dispose()
-    db_migrate.upgrade(url)
-    engine = create_database_engine(url)
-    db = Database(engine, node_id="city-350100")
-    with db.transaction() as s:
-        for i in range(3):
-            audit.record(s, actor=ACTOR, action="test.event", data={"i": i})
-    env = {**os.environ, "XINYIDAI_DATABASE_URL": url, "XINYIDAI_LOG_LEVEL": "WARNING"}
-    cmd = [sys.executable, "-m", "xinyidai.cli", "audit", "verify"]
-    ok = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    assert ok.returncode == 0, ok.stderr
-    assert '"ok": true' in ok.stdout
-    with db.transaction() as s:
-        bad_id = s.scalar(sa.text("SELECT id FROM audit_event WHERE seq = 2"))
-        s.execute(sa.text("UPDATE audit_event SET actor_label = '冒名' WHERE seq = 2"))
-    bad = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    assert bad.returncode == 1
-    assert '"first_bad_seq": 2' in bad.stdout
-    assert str(bad_id).replace("-", "") in bad.stdout.replace("-", "")
-    engine.dispose()
+    engine: sa.Engine | None = None
+    try:
+        create_database_engine(url).dispose()
+        db_migrate.upgrade(url)
+        engine = create_database_engine(url)
+        db = Database(engine, node_id="city-350100")
+        with db.transaction() as s:
+            for i in range(3):
+                audit.record(s, actor=ACTOR, action="test.event", data={"i": i})
+        env = {**os.environ, "XINYIDAI_DATABASE_URL": url, "XINYIDAI_LOG_LEVEL": "WARNING"}
+        cmd = [sys.executable, "-m", "xinyidai.cli", "audit", "verify"]
+        ok = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        assert ok.returncode == 0, ok.stderr
+        assert '"ok": true' in ok.stdout
+        with db.transaction() as s:
+            bad_id = s.scalar(sa.text("SELECT id FROM audit_event WHERE seq = 2"))
+            s.execute(sa.text("UPDATE audit_event SET actor_label = '冒名' WHERE seq = 2"))
+        bad = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        assert bad.returncode == 1
+        assert '"first_bad_seq": 2' in bad.stdout
+        assert str(bad_id).replace("-", "") in bad.stdout.replace("-", "")
+    finally:
+        if engine is not None:
+            engine.dispose()
+        if not url.startswith("sqlite"):
+            _pg_drop(url)  # a database of its own per run: leave none behind on the shared server
