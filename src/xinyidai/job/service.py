@@ -609,7 +609,11 @@ def run_due(
         _count(metrics, claim.kind, outcome)
     summary = tally.summary()
     if summary.claimed:
-        log.info(
+        # Routine passes (everything succeeded) are counted in /metrics and logged at DEBUG: the server runs a
+        # pass every few seconds (the evaluation refresh is periodic), and INFO would log one line per pass.
+        routine = summary.succeeded == summary.claimed and not summary.reclaimed
+        log.log(
+            logging.DEBUG if routine else logging.INFO,
             "jobs run: worker=%s claimed=%d succeeded=%d retried=%d dead=%d reclaimed=%d lost=%d",
             worker_id,
             summary.claimed,

@@ -467,3 +467,30 @@ def test_purge_deletes_old_done_jobs_and_keeps_dead_ones(db: Database, clock: Fr
 
     assert purge_finished(db, clock=clock, older_than=timedelta(days=7)) == {"jobs": 1, "outbox": 0}
     assert {v.id for v in list_jobs(db, status=None, limit=10)} == {dead, recent}
+
+
+def test_a_routine_pass_logs_at_debug_and_one_with_a_retry_at_info(
+    db: Database, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="xinyidai.job")
+    registry = JobRegistry()
+    registry.register("test.ok", lambda ctx, payload: None)
+
+    def flaky(ctx: JobContext, payload: dict[str, Any]) -> None:
+        raise ValueError("not yet")
+
+    registry.register("test.flaky", flaky, max_attempts=3)
+
+    def pass_lines() -> list[int]:
+        return [r.levelno for r in caplog.records if r.getMessage().startswith("jobs run:")]
+
+    _enqueue(db, clock, "test.ok")
+    assert run_due(db, registry, clock=clock, worker_id="w1").succeeded == 1
+    assert pass_lines() == [logging.DEBUG]
+    caplog.clear()
+    _enqueue(db, clock, "test.flaky")
+    assert run_due(db, registry, clock=clock, worker_id="w1").retried == 1
+    assert pass_lines() == [logging.INFO]
+    caplog.clear()
+    assert run_due(db, registry, clock=clock, worker_id="w1").claimed == 0
+    assert pass_lines() == []
