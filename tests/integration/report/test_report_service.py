@@ -46,6 +46,21 @@ def _authorize(db: Database, clock: FrozenClock, people: People, keyring: Keyrin
     return view.id
 
 
+def _pulled(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> tuple[uuid.UUID, report.ReportDocument]:
+    """A fresh authorization for 贷前/授信审批 and the authorized report officer A pulls under it."""
+    auth_id = _authorize(db, clock, people, keyring)
+    doc = report.create_authorized_report(
+        db,
+        actor=people.officer_a,
+        clock=clock,
+        keyring=keyring,
+        uscc=SUBJECT,
+        authorization_id=auth_id,
+        purpose=Purpose.CREDIT_APPROVAL,
+    )
+    return auth_id, doc
+
+
 def test_public_report_has_public_items_only_in_the_standard_sections(db: Database, clock: FrozenClock, keyring: Keyring) -> None:
     doc = report.create_public_report(db, actor=None, clock=clock, keyring=keyring, uscc=SUBJECT.lower())
     titles = [s["title"] for s in doc.content["sections"]]
@@ -83,16 +98,7 @@ def test_numbers_follow_each_other_within_the_day(db: Database, clock: FrozenClo
 def test_authorized_report_respects_scope_and_data_range_and_is_pulled(
     db: Database, clock: FrozenClock, people: People, keyring: Keyring
 ) -> None:
-    auth_id = _authorize(db, clock, people, keyring)
-    doc = report.create_authorized_report(
-        db,
-        actor=people.officer_a,
-        clock=clock,
-        keyring=keyring,
-        uscc=SUBJECT,
-        authorization_id=auth_id,
-        purpose=Purpose.CREDIT_APPROVAL,
-    )
+    auth_id, doc = _pulled(db, clock, people, keyring)
     items = _items(doc)
     assert {"admin_penalty", "admin_coercion", "tax_payment", "utility_payment"} <= set(items)
     assert "tax_credit_grade" not in items
@@ -285,16 +291,7 @@ def test_verification_round_trip_and_alteration(db: Database, clock: FrozenClock
 def test_stored_document_is_the_issued_one(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> None:
     """The document is stored from the canonical JSON that was hashed: it reads back equal, hashes to the stored
     hash, and the JSON delivered is that same canonical text inside the envelope."""
-    authorization_id = _authorize(db, clock, people, keyring)
-    doc = report.create_authorized_report(
-        db,
-        actor=people.officer_a,
-        clock=clock,
-        keyring=keyring,
-        uscc=SUBJECT,
-        authorization_id=authorization_id,
-        purpose=Purpose.CREDIT_APPROVAL,
-    )
+    _, doc = _pulled(db, clock, people, keyring)
     with db.transaction() as s:
         stored = s.execute(sa.select(Report.content, Report.content_sha256).where(Report.number == doc.number)).one()
     assert stored.content == doc.content
