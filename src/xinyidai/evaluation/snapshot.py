@@ -5,12 +5,14 @@ An evaluation as of date D sees a record only if it was received by the end of D
 D, and is not repaired. Where a record changed after D, the version current at the end of D is read from
 the history (``ingest_record_version``: received before the cut, superseded after it).
 
-Reading is one streaming query per table straight from the driver (no ORM objects), all in one transaction:
-``COPY … TO STDOUT`` on PostgreSQL, a cursor read in large chunks on SQLite inside a deferred read transaction
-(a consistent WAL snapshot that does not take the writer lock). Each chunk's JSON ``data`` is decoded column-wise
-by Polars into the item's typed fields (dates, exact decimals, integers, booleans; personal fields are left
-out) and appended to one Parquet file per item under ``directory/<snapshot id>/``, beside
-``subjects.parquet`` (the registry) and ``manifest.json``.
+Reading is one streaming query per table, all in one transaction, straight into Arrow: on a SQLite file the ADBC
+SQLite driver (C, no Python object per value) inside the deferred read transaction it opens (a consistent WAL
+snapshot that does not take the writer lock); ``COPY … TO STDOUT`` on PostgreSQL; a cursor read in large chunks
+where the database is in memory or bound to a test's connection. A reader thread runs one chunk ahead. DuckDB then
+takes each item's rows out of a chunk and decodes their JSON ``data`` into the item's typed fields (dates, exact
+decimals, integers, booleans; personal fields are left out) in one query per item (ADR 0017), and each result is
+appended to one Parquet file per item under ``directory/<snapshot id>/``, beside ``subjects.parquet`` (the
+registry) and ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ import json
 import queue
 import threading
 import uuid
-from collections.abc import Collection, Generator, Iterator
+from collections.abc import Callable, Collection, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -113,31 +116,52 @@ def item_schema(item_code: str) -> dict[str, pl.DataType]:
     return schema
 
 
-def _flatten(item_code: str, chunk: pl.DataFrame) -> pl.DataFrame:
-    """Decode one item's ``data`` JSON into its typed columns (column-wise, no per-row Python)."""
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@cache
+def _flatten_sql(item_code: str) -> str:
+    """The DuckDB query that takes one item's rows out of a chunk and decodes their ``data`` JSON into the item's
+    typed columns: DuckDB's JSON reader (yyjson) takes each field out as text, then each text is cast to the
+    field's type (``YYYY-MM-DD`` dates, exact decimals, integers, ``true``/``false``; a value that does not
+    parse is NULL, as the ingest pipeline has already rejected such values)."""
     schema = item_schema(item_code)
     fields = [n for n in schema if n not in COMMON]
-    decoded = chunk.get_column("data").str.json_decode(pl.Struct(dict.fromkeys(fields, pl.String))).struct.unnest()
-    columns: list[pl.Expr] = [
-        pl.col("record_id"),
-        pl.col("uscc"),
-        pl.col("event_date").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
-        pl.col("severity"),
+    spec = json.dumps(dict.fromkeys(fields, "VARCHAR"), ensure_ascii=False)
+    columns = [
+        "record_id",
+        "uscc",
+        "try_strptime(left(event_date, 10), '%Y-%m-%d')::DATE AS event_date",
+        "NULLIF(severity, '') AS severity",
     ]
     for name in fields:
-        target = schema[name]
-        raw = pl.col(name)
+        value, target = f"j.{_ident(name)}", schema[name]
         if target == pl.Date:
-            expr = raw.str.to_date("%Y-%m-%d", strict=False)
+            expr = f"try_strptime({value}, '%Y-%m-%d')::DATE"
         elif target == pl.Boolean:
-            expr = pl.when(raw.is_null()).then(None).otherwise(raw == "true")
+            expr = f"({value} = 'true')"
         elif target == pl.String:
-            expr = raw
+            expr = value
+        elif target == pl.Int64:
+            expr = f"TRY_CAST({value} AS BIGINT)"
         else:
-            expr = raw.cast(target, strict=False)
-        columns.append(expr.alias(name))
-    frame = pl.concat([chunk.drop("data"), decoded], how="horizontal")
-    return frame.select(columns)
+            expr = f"TRY_CAST({value} AS DECIMAL(20, 6))"
+        columns.append(f"{expr} AS {_ident(name)}")
+    return (
+        f"SELECT {', '.join(columns)} FROM (SELECT record_id, uscc, event_date, severity, "
+        f"json_transform(data, {_literal(spec)}) AS j FROM chunk WHERE item_code = {_literal(item_code)})"
+    )
+
+
+def _flatten(item_code: str, duck: Any) -> pa.Table:
+    """One item's rows of the chunk registered as ``chunk`` in ``duck``, with their typed columns (column-wise,
+    in DuckDB, no per-row Python)."""
+    return duck.sql(_flatten_sql(item_code)).to_arrow_table()
 
 
 class _Writers:
@@ -148,13 +172,12 @@ class _Writers:
         self.open: dict[str, pq.ParquetWriter] = {}
         self.rows: dict[str, int] = {}
 
-    def write(self, name: str, frame: pl.DataFrame) -> None:
-        table = frame.to_arrow()
+    def write(self, name: str, table: pa.Table) -> None:
         writer = self.open.get(name)
         if writer is None:
             writer = self.open[name] = pq.ParquetWriter(self.root / f"{name}.parquet", table.schema, compression=COMPRESSION)
         writer.write_table(table)
-        self.rows[name] = self.rows.get(name, 0) + frame.height
+        self.rows[name] = self.rows.get(name, 0) + table.num_rows
 
     def close(self, required: Collection[str]) -> None:
         for writer in self.open.values():
@@ -167,6 +190,8 @@ class _Writers:
 
 
 _RECORD_COLUMNS: Final = ("record_id", "item_code", "uscc", "data", "event_date", "severity")
+#: Columns of the snapshot's queries that are never NULL (the rest are read through ``coalesce``).
+_NEVER_NULL: Final = frozenset({"record_id", "item_code", "uscc", "data"})
 
 
 def _record_queries(dialect: str, *, subjects: bool) -> tuple[str, str]:
@@ -208,41 +233,44 @@ def _params(dialect: str, as_of: date, subjects: list[str] | None, *, history: b
     return tuple(values)
 
 
-def _sqlite_chunks(raw: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pl.DataFrame]:
+def _sqlite_chunks(raw: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pa.Table]:
     cursor = raw.execute(sql, params)
     schema = dict.fromkeys(names, pl.String)
     while rows := cursor.fetchmany(CHUNK_ROWS):
-        yield pl.DataFrame(rows, schema=schema, orient="row")
+        yield pl.DataFrame(rows, schema=schema, orient="row").to_arrow()
 
 
-def _sqlite_ranges(raw: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pl.DataFrame]:
-    """The whole-table read on SQLite: SQLite itself joins each range of ``CHUNK_ROWS`` rowids into one text
-    (tab-separated fields, a row per line) that Polars parses, instead of one Python tuple per row.
+#: Rows per Arrow batch the ADBC SQLite driver builds (it also infers each column's type from a batch).
+ADBC_BATCH_ROWS: Final = 65_536
 
-    Only ``_record_queries``' current-version query is read this way (a full scan in rowid order; the
-    JSON ``data`` is compact and, being JSON, holds no raw tab or line break).
+
+def _adbc_chunks(conn: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pa.Table]:
+    """A query read through the ADBC SQLite driver: SQLite's values go straight into Arrow columns in C (no
+    Python object per value, no text round trip), ``CHUNK_ROWS`` rows at a time.
+
+    The driver infers a column's type from each batch, and a batch whose values are all NULL would come out as
+    integers: every column but the never-null ones is read as ``coalesce(…, '')``, and the empty text counts as
+    NULL downstream (no column read here holds a meaningful empty text).
     """
     select, _, rest = sql.partition(" FROM ")
     fields = select.removeprefix("SELECT ").split(", ")
-    line = f"printf('{chr(9).join(['%s'] * len(fields))}', {', '.join(fields)})"
-    ranged = f"SELECT group_concat({line}, char(10)) FROM {rest} AND r.rowid >= ? AND r.rowid < ?"
-    low, high = raw.execute("SELECT min(rowid), max(rowid) FROM ingest_record").fetchone()
-    if low is None:
-        return
-    schema = dict.fromkeys(names, pl.String)
-    # The text goes to Polars as the UTF-8 bytes SQLite holds: no decoding to ``str`` and encoding back.
-    factory = raw.text_factory
-    raw.text_factory = bytes
-    try:
-        for start in range(int(low), int(high) + 1, CHUNK_ROWS):
-            text = raw.execute(ranged, (*params, start, start + CHUNK_ROWS)).fetchone()[0]
-            if text:
-                yield pl.read_csv(text, separator="\t", has_header=False, quote_char=None, new_columns=list(names), schema=schema)
-    finally:
-        raw.text_factory = factory
+    texts = ", ".join(f if n in _NEVER_NULL else f"coalesce({f}, '')" for f, n in zip(fields, names, strict=True))
+    with conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_BATCH_ROWS)})
+        cur.execute(f"SELECT {texts} FROM {rest}", parameters=params)
+        batches: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in cur.fetch_record_batch():
+            batches.append(batch)
+            rows += batch.num_rows
+            if rows >= CHUNK_ROWS:
+                yield pa.Table.from_batches(batches).rename_columns(list(names))
+                batches, rows = [], 0
+        if rows:
+            yield pa.Table.from_batches(batches).rename_columns(list(names))
 
 
-def _pg_chunks(raw: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pl.DataFrame]:
+def _pg_chunks(raw: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pa.Table]:
     """``COPY (query) TO STDOUT`` as CSV, parsed by Polars in chunks cut at line ends."""
     import psycopg
 
@@ -255,16 +283,19 @@ def _pg_chunks(raw: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ..
                 pending += block
                 if len(pending) >= 32 << 20:
                     end = pending.rfind(b"\n") + 1
-                    yield pl.read_csv(io.BytesIO(bytes(pending[:end])), has_header=False, new_columns=list(names), schema=schema)
+                    yield pl.read_csv(
+                        io.BytesIO(bytes(pending[:end])), has_header=False, new_columns=list(names), schema=schema
+                    ).to_arrow()
                     del pending[:end]
         if pending:
-            yield pl.read_csv(io.BytesIO(bytes(pending)), has_header=False, new_columns=list(names), schema=schema)
+            yield pl.read_csv(io.BytesIO(bytes(pending)), has_header=False, new_columns=list(names), schema=schema).to_arrow()
 
 
 _DONE: Final = object()
+_T = TypeVar("_T")
 
 
-def _prefetched(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Generator[pl.DataFrame]:
+def _prefetched(chunks: Iterator[_T], depth: int = 2) -> Generator[_T]:
     """Run a chunk reader one or two chunks ahead in a thread, so the database read (SQLite and psycopg
     release the GIL while they work) overlaps the JSON decoding and Parquet writing of the chunk before.
 
@@ -295,8 +326,7 @@ def _prefetched(chunks: Iterator[pl.DataFrame], depth: int = 2) -> Generator[pl.
         while (item := handoff.get()) is not _DONE:
             if isinstance(item, BaseException):
                 raise item
-            assert isinstance(item, pl.DataFrame)
-            yield item
+            yield cast("_T", item)
     finally:
         stop.set()
         while worker.is_alive():
@@ -320,27 +350,50 @@ def _subjects_query(dialect: str, *, subjects: bool) -> str:
     )
 
 
-@contextmanager
-def _read_transaction(db: Database) -> Iterator[tuple[str, Any]]:
-    """The dialect and driver connection of one transaction every query of the snapshot reads in.
+ChunkReader = Callable[[Any, str, tuple[Any, ...], tuple[str, ...]], Iterator[pa.Table]]
 
-    On a SQLite engine it is a deferred read transaction on a pooled connection (``BEGIN``, not the
-    engine's ``BEGIN IMMEDIATE``): WAL mode gives it a consistent snapshot from its first read without
-    holding the writer lock, so ingestion goes on while a snapshot is written. On a PostgreSQL engine it is a
-    REPEATABLE READ, READ ONLY transaction (one snapshot for every query). A database bound to a test's
-    connection reads in ``db.transaction()``.
+
+def _sqlite_file(bind: Engine) -> str | None:
+    """The file of a SQLite engine (None for an in-memory database)."""
+    database = bind.url.database
+    if not database or database == ":memory:" or database.startswith("file:") or bind.url.query.get("mode") == "memory":
+        return None
+    return database
+
+
+@contextmanager
+def _read_transaction(db: Database) -> Iterator[tuple[str, Any, ChunkReader]]:
+    """The dialect, driver connection and chunk reader of one transaction every query of the snapshot reads in.
+
+    On a SQLite file it is a connection of the ADBC SQLite driver (``_adbc_chunks``): the driver opens a deferred
+    transaction, and WAL mode gives it a consistent snapshot from its first read without holding the writer lock,
+    so ingestion goes on while a snapshot is written. On an in-memory SQLite engine it is the same kind of
+    deferred read transaction on a pooled connection (``BEGIN``, not the engine's ``BEGIN IMMEDIATE``). On a
+    PostgreSQL engine it is a REPEATABLE READ, READ ONLY transaction (one snapshot for every query). A database
+    bound to a test's connection reads in ``db.transaction()``.
     """
     bind = db.bind
     if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        path = _sqlite_file(bind)
+        if path is not None:
+            import adbc_driver_sqlite.dbapi as adbc
+
+            reader = adbc.connect(path)  # autocommit off: the driver begins a deferred transaction
+            try:
+                yield "sqlite", reader, _adbc_chunks
+            finally:
+                reader.rollback()  # nothing was written: ending the read is all there is to do
+                reader.close()
+            return
         pooled = bind.raw_connection()
         try:
             raw: Any = pooled.driver_connection
             raw.execute("BEGIN DEFERRED")
             try:
-                yield "sqlite", raw
+                yield "sqlite", raw, _sqlite_chunks
             finally:
                 if raw.in_transaction:
-                    raw.execute("ROLLBACK")  # nothing was written: ending the read is all there is to do
+                    raw.execute("ROLLBACK")
         finally:
             pooled.close()
         return
@@ -349,10 +402,11 @@ def _read_transaction(db: Database) -> Iterator[tuple[str, Any]]:
         # state, as SQLite's WAL read does; READ ONLY, and nothing is locked, so writers go on.
         options = bind.connect().execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with options as conn, conn.begin():
-            yield "postgresql", conn.connection.driver_connection
+            yield "postgresql", conn.connection.driver_connection, _pg_chunks
         return
     with db.transaction() as session:
-        yield session.get_bind().dialect.name, session.connection().connection.driver_connection
+        dialect = session.get_bind().dialect.name
+        yield dialect, session.connection().connection.driver_connection, _sqlite_chunks if dialect == "sqlite" else _pg_chunks
 
 
 def write_snapshot(
@@ -372,15 +426,19 @@ def write_snapshot(
     created_at = (clock or SystemClock()).now()
     writers = _Writers(root)
     catalog_items = {item.code for item in load_catalog().items}
-    with _read_transaction(db) as (dialect, raw):
-        chunks = _sqlite_chunks if dialect == "sqlite" else _pg_chunks
+    duck = duckdb.connect()
+    with duck, _read_transaction(db) as (dialect, raw, chunks):
         current, history = _record_queries(dialect, subjects=chosen is not None)
         for sql, is_history in ((current, False), (history, True)):
-            read = _sqlite_ranges if dialect == "sqlite" and chosen is None and not is_history else chunks
-            for chunk in _prefetched(read(raw, sql, _params(dialect, as_of, chosen, history=is_history), _RECORD_COLUMNS)):
-                for (item_code,), part in chunk.partition_by("item_code", as_dict=True).items():
-                    if item_code in catalog_items:
-                        writers.write(str(item_code), _flatten(str(item_code), part.drop("item_code")))
+            for chunk in _prefetched(chunks(raw, sql, _params(dialect, as_of, chosen, history=is_history), _RECORD_COLUMNS)):
+                duck.register("chunk", chunk)
+                try:
+                    present = duck.sql("SELECT DISTINCT item_code FROM chunk").fetchall()
+                    for (item_code,) in present:
+                        if item_code in catalog_items:
+                            writers.write(str(item_code), _flatten(str(item_code), duck))
+                finally:
+                    duck.unregister("chunk")
         cut = cut_instant(as_of)
         subject_params: tuple[Any, ...] = (
             cut.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else cut,
@@ -389,13 +447,15 @@ def write_snapshot(
             subject_params += (json.dumps(chosen) if dialect == "sqlite" else chosen,)
         frames = list(chunks(raw, _subjects_query(dialect, subjects=chosen is not None), subject_params, tuple(SUBJECT_SCHEMA)))
     writers.close(SNAPSHOT_ITEMS)
-    subject_frame = (pl.concat(frames) if frames else pl.DataFrame(schema=dict.fromkeys(SUBJECT_SCHEMA, pl.String))).select(
+    read = pl.from_arrow(pa.concat_tables(frames)) if frames else pl.DataFrame(schema=dict.fromkeys(SUBJECT_SCHEMA, pl.String))
+    assert isinstance(read, pl.DataFrame)
+    text = [
+        pl.when(pl.col(n) != "").then(pl.col(n)).alias(n)
+        for n in ("name", "region_code", "industry_code", "size_class", "status")
+    ]
+    subject_frame = read.select(
         pl.col("uscc"),
-        pl.col("name"),
-        pl.col("region_code"),
-        pl.col("industry_code"),
-        pl.col("size_class"),
-        pl.col("status"),
+        *text,
         pl.col("registered_capital").cast(_DECIMAL, strict=False),
         pl.col("established_on").str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
     )
