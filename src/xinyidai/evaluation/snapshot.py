@@ -124,37 +124,31 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+#: How ``json_transform`` reads each field type: casting as it decodes (a value that does not parse is NULL);
+#: booleans are read as text and compared with ``true``, as the ingest pipeline writes them.
+_JSON_TYPES: Final = {FieldType.DATE: "DATE", FieldType.DECIMAL_WAN: "DECIMAL(20, 6)", FieldType.INTEGER: "BIGINT"}
+
+
 @cache
 def _flatten_sql(item_code: str) -> str:
     """The DuckDB query that takes one item's rows out of a chunk and decodes their ``data`` JSON into the item's
-    typed columns: DuckDB's JSON reader (yyjson) takes each field out as text, then each text is cast to the
-    field's type (``YYYY-MM-DD`` dates, exact decimals, integers, ``true``/``false``; a value that does not
-    parse is NULL, as the ingest pipeline has already rejected such values)."""
-    schema = item_schema(item_code)
-    fields = [n for n in schema if n not in COMMON]
-    spec = json.dumps(dict.fromkeys(fields, "VARCHAR"), ensure_ascii=False)
-    columns = [
-        "record_id",
-        "uscc",
-        "try_strptime(left(event_date, 10), '%Y-%m-%d')::DATE AS event_date",
-        "NULLIF(severity, '') AS severity",
-    ]
+    typed columns: DuckDB's JSON reader (yyjson) casts each field to its type as it decodes (ISO dates, exact
+    decimals, integers; a value that does not parse is NULL, as the ingest pipeline has already rejected such
+    values), and booleans are the text ``true``."""
+    item = load_catalog().item(item_code)
+    types = {f.name: f.type for f in item.record_schema}
+    fields = [n for n in item_schema(item_code) if n not in COMMON]
+    spec = {n: "VARCHAR" if types[n] == FieldType.BOOLEAN else _JSON_TYPES.get(types[n], "VARCHAR") for n in fields}
+    columns = ["record_id", "uscc", "TRY_CAST(left(event_date, 10) AS DATE) AS event_date", "NULLIF(severity, '') AS severity"]
     for name in fields:
-        value, target = f"j.{_ident(name)}", schema[name]
-        if target == pl.Date:
-            expr = f"try_strptime({value}, '%Y-%m-%d')::DATE"
-        elif target == pl.Boolean:
-            expr = f"({value} = 'true')"
-        elif target == pl.String:
-            expr = value
-        elif target == pl.Int64:
-            expr = f"TRY_CAST({value} AS BIGINT)"
-        else:
-            expr = f"TRY_CAST({value} AS DECIMAL(20, 6))"
-        columns.append(f"{expr} AS {_ident(name)}")
+        value = f"j.{_ident(name)}"
+        columns.append(
+            f"({value} = 'true') AS {_ident(name)}" if types[name] == FieldType.BOOLEAN else f"{value} AS {_ident(name)}"
+        )
     return (
         f"SELECT {', '.join(columns)} FROM (SELECT record_id, uscc, event_date, severity, "
-        f"json_transform(data, {_literal(spec)}) AS j FROM chunk WHERE item_code = {_literal(item_code)})"
+        f"json_transform(data, {_literal(json.dumps(spec, ensure_ascii=False))}) AS j FROM chunk "
+        f"WHERE item_code = {_literal(item_code)})"
     )
 
 
@@ -175,7 +169,15 @@ class _Writers:
     def write(self, name: str, table: pa.Table) -> None:
         writer = self.open.get(name)
         if writer is None:
-            writer = self.open[name] = pq.ParquetWriter(self.root / f"{name}.parquet", table.schema, compression=COMPRESSION)
+            # Record ids are unique: a dictionary or min/max statistics of them cost CPU and buy nothing.
+            others = [n for n in table.column_names if n != "record_id"]
+            writer = self.open[name] = pq.ParquetWriter(
+                self.root / f"{name}.parquet",
+                table.schema,
+                compression=COMPRESSION,
+                use_dictionary=others,
+                write_statistics=others,
+            )
         writer.write_table(table)
         self.rows[name] = self.rows.get(name, 0) + table.num_rows
 
