@@ -727,18 +727,32 @@ def _publication_columns(frame: pl.DataFrame, plan: ItemPlan) -> pl.DataFrame:
     return joined.select("severity", "publication_rule", "publication_min_end", "publication_end")
 
 
+_RETENTION_CACHE: dict[tuple[str, date], date | None] = {}
+
+
+def cached_retention_end(item: Item, event_end: date) -> date | None:
+    """``catalog.retention_end`` memoised by item code and day (None: no rule in force, kept): the same few
+    thousand days recur in every chunk. The catalog is read once per process, so the cache cannot go stale."""
+    key = (item.code, event_end)
+    if key in _RETENTION_CACHE:
+        return _RETENTION_CACHE[key]
+    if len(_RETENTION_CACHE) >= _TERMS_CACHE_LIMIT:
+        _RETENTION_CACHE.clear()
+    try:
+        found: date | None = retention_end(item, event_end=event_end)
+    except NoRuleInForce:
+        found = None
+    _RETENTION_CACHE[key] = found
+    return found
+
+
 def _retention_column(frame: pl.DataFrame, plan: ItemPlan) -> pl.Series:
     """The retention end of every row: the rule in force when the conduct ended (null: kept)."""
     n = frame.height
     if not plan.retention_fields or n == 0:
         return pl.Series("retention_end", [None] * n, dtype=pl.Date)
     ends = frame.select(pl.coalesce([pl.col(f) for f in plan.retention_fields]).str.to_date("%Y-%m-%d", strict=False)).to_series()
-    mapping: dict[date, date | None] = {}
-    for day in ends.drop_nulls().unique().to_list():
-        try:
-            mapping[day] = retention_end(plan.item, event_end=day)
-        except NoRuleInForce:
-            mapping[day] = None
+    mapping = {day: cached_retention_end(plan.item, day) for day in ends.drop_nulls().unique().to_list()}
     if not mapping:
         return pl.Series("retention_end", [None] * n, dtype=pl.Date)
     return ends.replace_strict(mapping, default=None, return_dtype=pl.Date).alias("retention_end")

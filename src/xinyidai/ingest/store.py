@@ -1,23 +1,26 @@
-"""Bulk writes of the record store inside the batch's transaction: COPY on PostgreSQL, ``executemany`` on SQLite.
+"""Bulk writes of the record store inside the batch's transaction: binary COPY on PostgreSQL, ``executemany``
+on SQLite.
 
 The ORM is the wrong tool for a million rows: this module talks to the driver connection under the
 session (so it shares the session's transaction, or the test's savepoint) and sends whole columns.
-Values are written in exactly the forms SQLAlchemy's types read back (UUIDs as 32 hex digits on SQLite,
-ISO dates, UTC datetimes), so ORM reads of the same rows work unchanged.
+Values are written in exactly the forms SQLAlchemy's types read back (on SQLite UUIDs as 32 hex digits,
+ISO dates, naive UTC datetimes; on PostgreSQL each type's binary wire form, ``pgcopy``), so ORM reads of
+the same rows work unchanged.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
+from xinyidai.ingest import pgcopy
+from xinyidai.ingest.pgcopy import Kind
 from xinyidai.kernel.ids import new_id
 
 #: Columns of ``ingest_record`` in the order bulk writes send them.
@@ -44,6 +47,29 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "received_at",
 )
 _REJECT_COLUMNS = ("id", "batch_id", "line", "field", "value", "code", "reason")
+#: PostgreSQL types of the columns of a record that vary per row (the batch's constants are encoded once).
+_PG_VARYING: dict[str, Kind] = {
+    "id": Kind.UUID,
+    "subject_uscc": Kind.TEXT,
+    "content_hash": Kind.TEXT,
+    "data": Kind.JSONB,
+    "pii": Kind.TEXT,
+    "event_date": Kind.DATE,
+    "severity": Kind.TEXT,
+    "publication_rule": Kind.TEXT,
+    "publication_min_end": Kind.DATE,
+    "publication_end": Kind.DATE,
+    "retention_end": Kind.DATE,
+    "source_id": Kind.UUID,
+}
+_PG_REJECT: dict[str, Kind] = {
+    "id": Kind.UUID,
+    "line": Kind.INT8,
+    "field": Kind.TEXT,
+    "value": Kind.TEXT,
+    "code": Kind.TEXT,
+    "reason": Kind.TEXT,
+}
 #: Fields a new delivery replaces; flags, the statement and (after repair) the publication end stay.
 _UPDATED = (
     "subject_uscc",
@@ -121,6 +147,7 @@ class BulkStore:
         self.raw: Any = session.connection().connection.driver_connection
         self._cache_before: int | None = None
         self._staged = False
+        self._pg_fixed: dict[str, bytes] | None = None
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -164,10 +191,9 @@ class BulkStore:
     # --- writes --------------------------------------------------------------------------------------
 
     def _record_frame(self, rows: pl.DataFrame, *, version: int | None) -> pl.DataFrame:
-        """The rows as ``RECORD_COLUMNS``, in the text forms both databases read back."""
-        sqlite = self.dialect == "sqlite"
-        received = _sqlite_datetime(self.received_at) if sqlite else self.received_at.isoformat(sep=" ")
-        false = pl.lit(0) if sqlite else pl.lit(False)
+        """The rows as ``RECORD_COLUMNS``, in the text forms SQLAlchemy reads back from SQLite."""
+        received = _sqlite_datetime(self.received_at)
+        false = pl.lit(0)
         return rows.select(
             pl.col("id"),
             pl.lit(self.item_code).alias("item_code"),
@@ -191,11 +217,30 @@ class BulkStore:
             pl.lit(received).alias("received_at"),
         )
 
-    def _copy(self, table: str, columns: Sequence[str], frame: pl.DataFrame) -> None:
-        buffer = io.BytesIO()
-        frame.write_csv(buffer, include_header=False)
-        with self.raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(buffer.getbuffer())
+    def _copy(self, table: str, frame: pl.DataFrame, kinds: Mapping[str, Kind], constants: Mapping[str, bytes]) -> None:
+        """COPY the rows in PostgreSQL's binary format (``pgcopy``): the ``constants`` (the same on every row,
+        already encoded) and the ``kinds`` columns of ``frame``."""
+        columns = ", ".join([*constants, *kinds])
+        body = pgcopy.encode(frame, kinds, constants=list(constants.values()))
+        with self.raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(pgcopy.SIGNATURE)
+            copy.write(body)
+            copy.write(pgcopy.TRAILER)
+
+    def _pg_constants(self) -> dict[str, bytes]:
+        """The columns of a new record that are the same for the whole batch, in binary COPY form."""
+        if self._pg_fixed is None:
+            self._pg_fixed = {
+                "item_code": pgcopy.constant(Kind.TEXT, self.item_code),
+                "version": pgcopy.constant(Kind.INT4, 1),
+                "disputed": pgcopy.constant(Kind.BOOL, False),
+                "repaired": pgcopy.constant(Kind.BOOL, False),
+                "statement": pgcopy.constant(Kind.TEXT, None),
+                "batch_id": pgcopy.constant(Kind.UUID, self.batch_id),
+                "origin": pgcopy.constant(Kind.TEXT, "delivery"),
+                "received_at": pgcopy.constant(Kind.TIMESTAMPTZ, self.received_at),
+            }
+        return self._pg_fixed
 
     #: Columns that vary per row; the rest of a new record is the same for the whole batch.
     _VARYING = (
@@ -239,14 +284,16 @@ class BulkStore:
             varying = self._record_frame(rows.sort("id"), version=1).select(self._VARYING)
             self.raw.executemany(self._sqlite_insert(), _tuples(_sqlite_values(varying)))
         else:
-            self._copy("ingest_record", RECORD_COLUMNS, self._record_frame(rows.sort("id"), version=1))
+            self._copy("ingest_record", rows.sort("id"), _PG_VARYING, self._pg_constants())
 
-    def _stage(self, frame: pl.DataFrame) -> None:
+    def _stage(self, rows: pl.DataFrame) -> None:
+        """The changed rows of a chunk into the temporary ``ingest_stage`` (emptied first), in id order."""
         if self.dialect == "sqlite":
             if not self._staged:
                 self.raw.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_stage AS SELECT * FROM ingest_record WHERE 0")
             self.raw.execute("DELETE FROM ingest_stage")
             marks = ", ".join(_sqlite_mark(c) for c in RECORD_COLUMNS)
+            frame = self._record_frame(rows.sort("id"), version=None)
             self.raw.executemany(
                 f"INSERT INTO ingest_stage ({', '.join(RECORD_COLUMNS)}) VALUES ({marks})", _tuples(_sqlite_values(frame))
             )
@@ -255,14 +302,14 @@ class BulkStore:
                 if not self._staged:
                     cur.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_stage (LIKE ingest_record) ON COMMIT DROP")
                 cur.execute("TRUNCATE ingest_stage")
-            self._copy("ingest_stage", RECORD_COLUMNS, frame)
+            self._copy("ingest_stage", rows.sort("id"), _PG_VARYING, self._pg_constants())
         self._staged = True
 
     def update_changed(self, rows: pl.DataFrame) -> None:
         """Replace records whose content changed: the current version is kept in the history first."""
         if rows.is_empty():
             return
-        self._stage(self._record_frame(rows.sort("id"), version=None))
+        self._stage(rows)
         sqlite = self.dialect == "sqlite"
         superseded = _sqlite_datetime(self.received_at) if sqlite else self.received_at.isoformat(sep=" ")
         history_source = ", ".join(
@@ -293,18 +340,19 @@ class BulkStore:
         """Store a chunk's rejects (line, field, value, code, reason) under the batch."""
         if rejects.is_empty():
             return
-        ids = [new_id().hex for _ in range(rejects.height)]
-        frame = rejects.select(
-            pl.Series("id", ids, dtype=pl.String),
-            pl.lit(self.batch_id.hex).alias("batch_id"),
-            pl.col("line"),
-            pl.col("field"),
-            pl.col("value"),
-            pl.col("code"),
-            pl.col("reason"),
-        )
+        ids = pl.Series("id", [new_id().hex for _ in range(rejects.height)], dtype=pl.String)
         if self.dialect == "sqlite":
+            frame = rejects.select(
+                ids,
+                pl.lit(self.batch_id.hex).alias("batch_id"),
+                pl.col("line"),
+                pl.col("field"),
+                pl.col("value"),
+                pl.col("code"),
+                pl.col("reason"),
+            )
             marks = ", ".join("?" for _ in _REJECT_COLUMNS)
             self.raw.executemany(f"INSERT INTO ingest_reject ({', '.join(_REJECT_COLUMNS)}) VALUES ({marks})", _tuples(frame))
         else:
-            self._copy("ingest_reject", _REJECT_COLUMNS, frame)
+            batch = {"batch_id": pgcopy.constant(Kind.UUID, self.batch_id)}
+            self._copy("ingest_reject", rejects.with_columns(ids), _PG_REJECT, batch)

@@ -252,3 +252,15 @@ def test_json_objects_round_trip_normalised_values(pairs: list[tuple[str, str]])
     for text, x, y in zip(built, a.to_list(), b.to_list(), strict=True):
         expected = {k: v for k, v in (("a", x), ('b\\"', y)) if v is not None}
         assert (json.loads(text) if text is not None else {}) == expected
+
+
+@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 12, 31)))
+def test_the_memoised_retention_end_equals_the_catalog_rule(day: date) -> None:
+    from xinyidai.catalog import NoRuleInForce, retention_end
+
+    try:
+        expected: date | None = retention_end(PENALTY, event_end=day)
+    except NoRuleInForce:
+        expected = None
+    assert frames.cached_retention_end(PENALTY, day) == expected
+    assert frames.cached_retention_end(PENALTY, day) == expected  # from the cache the second time
