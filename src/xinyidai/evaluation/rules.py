@@ -13,9 +13,10 @@ data: they are NOT taken from the text of GB/T 45255, which we have not been abl
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -202,6 +203,14 @@ def default_rules() -> RuleTable:
     return RuleTable.from_dict(tomllib.loads(text))
 
 
+def grade_letters(grade: npt.NDArray[np.int8]) -> pa.Array:
+    """Grade indices (0 = ``A`` … 3 = ``D``) as a string array, assembled from buffers (one byte per row)."""
+    n = len(grade)
+    letters = np.frombuffer("".join(GRADES).encode("ascii"), dtype=np.uint8)[grade]
+    offsets = np.arange(n + 1, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(letters))
+
+
 @dataclass(frozen=True, slots=True)
 class RuleScores:
     """Vectorised result: score and grade per row, and the points of every rule (shape (n, rules))."""
@@ -212,93 +221,335 @@ class RuleScores:
 
     def grade_letters(self) -> pa.Array:
         """Grades as a string array (``A`` … ``D``)."""
-        return pc.take(pa.array(GRADES, pa.string()), pa.array(self.grade.astype(np.int32, copy=False)))
+        return grade_letters(self.grade)
 
 
-def _numbers(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.float64]:
-    """A numeric column as float64 with NaN for null (a view of the Arrow buffer when it is float64 without nulls)."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if array.type != pa.float64():
-        array = pc.cast(array, pa.float64())
-    # Arrow writes NaN for the nulls of a float array when it has to copy.
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+@dataclass(frozen=True, slots=True)
+class RankedRuleScores:
+    """Score and grade per row and each row's ``k`` largest deductions, without the (n, rules) points matrix.
+
+    A deduction is one (rule, points) pair: ``deductions[i]`` is (rule index, points) of deduction ``i``;
+    ``top[r]`` holds, for every row, the deduction at rank ``r`` (largest first, ties in rule order), -1 where
+    the row has fewer than ``r + 1`` deductions.
+    """
+
+    score: npt.NDArray[np.float64]
+    grade: npt.NDArray[np.int8]
+    top: npt.NDArray[np.int32]
+    deductions: tuple[tuple[int, float], ...]
+
+    def grade_letters(self) -> pa.Array:
+        """Grades as a string array (``A`` … ``D``)."""
+        return grade_letters(self.grade)
 
 
-def _condition(rule: Rule, column: pa.ChunkedArray | pa.Array, numbers: npt.NDArray[np.float64] | None) -> npt.NDArray[np.bool_]:
-    if rule.op == "missing":
-        return np.asarray(pc.is_null(column).to_numpy(zero_copy_only=False), dtype=bool)
-    if rule.op == "present":
-        return np.asarray(pc.is_valid(column).to_numpy(zero_copy_only=False), dtype=bool)
-    if numbers is None:  # a code column
-        if rule.op == "in":
-            assert isinstance(rule.value, tuple)
-            hit = pc.is_in(column, value_set=pa.array(rule.value, pa.string()))
-        elif rule.op == "eq":
-            hit = pc.equal(column, pa.scalar(str(rule.value)))
-        else:
-            hit = pc.not_equal(column, pa.scalar(str(rule.value)))
-        return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+@dataclass(frozen=True, slots=True)
+class _Column:
+    """An indicator column read once for all the rules on it, without copying it: the numeric values of each Arrow
+    chunk (whatever lies under a null) or, for a code column, dictionary indices (``len(dictionary)`` for null);
+    ``valid`` is None when nothing is null."""
+
+    length: int
+    valid: npt.NDArray[np.bool_] | None
+    chunks: tuple[npt.NDArray[Any], ...] = ()
+    indices: npt.NDArray[np.integer[Any]] | None = None
+    dictionary: pa.Array | None = None
+
+    def numbers(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        """The values of ``rows`` (ascending) as float64, NaN for null."""
+        parts, start = [], 0
+        for chunk in self.chunks:
+            lo, hi = np.searchsorted(rows, (start, start + len(chunk)))
+            parts.append(chunk[rows[lo:hi] - start].astype(np.float64))
+            start += len(chunk)
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)
+        if self.valid is not None:
+            out[~self.valid[rows]] = np.nan
+        return out
+
+
+def validity(column: pa.ChunkedArray) -> npt.NDArray[np.bool_] | None:
+    """Where a column is not null, as numpy (None when nothing is null)."""
+    if not column.null_count:
+        return None
+    valid = np.ones(len(column), dtype=np.bool_)
+    start = 0
+    for chunk in column.chunks:
+        if chunk.null_count:
+            bitmap = np.frombuffer(chunk.buffers()[0], dtype=np.uint8)
+            bits = np.unpackbits(bitmap, bitorder="little", count=chunk.offset + len(chunk))[chunk.offset :]
+            valid[start : start + len(chunk)] = bits.view(np.bool_)
+        start += len(chunk)
+    return valid
+
+
+def _read(column: pa.ChunkedArray | pa.Array, kind: IndicatorKind) -> _Column:
+    column = column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    n, valid = len(column), validity(column)
+    if kind is IndicatorKind.CODE:
+        encoded = pc.dictionary_encode(column)  # one dictionary for every chunk
+        dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
+        # The index buffers as they are (what lies under a null is replaced below).
+        indices = np.concatenate(
+            [values_buffer(c.indices, _int_dtype(c.indices)) for c in encoded.chunks] or [np.zeros(0, np.int32)]
+        )
+        if valid is not None:
+            indices = np.where(valid, indices, len(dictionary))
+        return _Column(n, valid, indices=indices, dictionary=dictionary)
+    if pa.types.is_null(column.type):
+        return _Column(n, np.zeros(n, dtype=np.bool_), chunks=(np.zeros(n, dtype=np.float64),))
+    if column.type not in (pa.float64(), pa.int64()):
+        column = pc.cast(column, pa.float64())
+    # The values buffers as they are (no copy); what lies under a null is masked by ``valid``. An int64 column is
+    # compared with a float threshold as float64 would compare it (``_integer_threshold``).
+    dtype = np.dtype(np.float64 if column.type == pa.float64() else np.int64)
+    return _Column(n, valid, chunks=tuple(values_buffer(c, dtype) for c in column.chunks))
+
+
+def _int_dtype(array: pa.Array) -> np.dtype[Any]:
+    return np.dtype(f"int{array.type.bit_width}")
+
+
+def values_buffer(array: pa.Array, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """The values buffer of a fixed-width array as numpy, without a copy."""
+    if not len(array):
+        return np.zeros(0, dtype)
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
+
+
+def _on_codes(rule: Rule, column: _Column) -> npt.NDArray[np.bool_]:
+    """A code column's condition on each distinct code, then looked up for every row."""
+    assert column.dictionary is not None
+    assert column.indices is not None
     if rule.op == "in":
         assert isinstance(rule.value, tuple)
-        return np.isin(numbers, np.asarray([float(v) for v in rule.value]))
-    v = float(rule.value)  # type: ignore[arg-type]
+        hit = pc.is_in(column.dictionary, value_set=pa.array(rule.value, pa.string()))
+    elif rule.op == "eq":
+        hit = pc.equal(column.dictionary, pa.scalar(str(rule.value)))
+    else:
+        hit = pc.not_equal(column.dictionary, pa.scalar(str(rule.value)))
+    codes = np.flatnonzero([value is True for value in hit.to_pylist()])  # the dictionary is short
+    if len(codes) == 1:
+        return np.asarray(column.indices == codes[0], dtype=np.bool_)
+    return np.isin(column.indices, codes)
+
+
+def _compare(op: str, values: npt.NDArray[Any], v: float | int, out: npt.NDArray[np.bool_]) -> None:
     with np.errstate(invalid="ignore"):
-        match rule.op:
+        match op:
             case "eq":
-                out = numbers == v
+                np.equal(values, v, out=out)
             case "ne":
-                out = ~np.isnan(numbers) & (numbers != v)
+                np.not_equal(values, v, out=out)
+                if values.dtype.kind == "f":
+                    out &= ~np.isnan(values)
             case "gt":
-                out = numbers > v
+                np.greater(values, v, out=out)
             case "ge":
-                out = numbers >= v
+                np.greater_equal(values, v, out=out)
             case "lt":
-                out = numbers < v
+                np.less(values, v, out=out)
             case _:
-                out = numbers <= v
-    return np.asarray(out, dtype=bool)
+                np.less_equal(values, v, out=out)
+
+
+def _condition(rule: Rule, column: _Column) -> npt.NDArray[np.bool_]:
+    """Where the rule's condition holds (never on a null, except ``missing``)."""
+    if rule.op in ("missing", "present"):
+        missing = np.zeros(column.length, dtype=np.bool_) if column.valid is None else ~column.valid
+        return missing if rule.op == "missing" else ~missing
+    if column.indices is not None:
+        return _on_codes(rule, column)
+    out = np.empty(column.length, dtype=np.bool_)
+    start = 0
+    for values in column.chunks:
+        part = out[start : start + len(values)]
+        start += len(values)
+        if rule.op == "in":
+            assert isinstance(rule.value, tuple)
+            part[:] = np.isin(values, np.asarray([float(v) for v in rule.value]))
+            continue
+        v: float | int = float(rule.value)  # type: ignore[arg-type]
+        op = rule.op
+        if values.dtype.kind == "i" and math.isfinite(v) and abs(v) < 2**53:
+            # Integers against a whole threshold: the same outcome as comparing as float64 (|value| < 2**53).
+            op, v = _integer_threshold(op, v)
+        _compare(op, values, v, part)
+    if column.valid is not None:
+        out &= column.valid
+    return out
+
+
+def _integer_threshold(op: str, v: float) -> tuple[str, float | int]:
+    """An equivalent comparison of integers with a whole number: ``x > 2.5`` is ``x > 2``, ``x >= 2.5`` is
+    ``x >= 3``, ``x == 2.5`` never holds (``ne`` always does, for a non-null value)."""
+    if v == int(v):
+        return op, int(v)
+    match op:
+        case "gt" | "le":
+            return op, math.floor(v)
+        case "ge" | "lt":
+            return op, math.ceil(v)
+    return op, v
+
+
+def _earned(rule: Rule, numbers: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Points of a per-unit rule for these values (NaN counts as 0), limited to its cap."""
+    earned = numbers * rule.points
+    if not np.isfinite(earned).all():
+        earned = np.nan_to_num(numbers) * rule.points
+    if rule.cap is not None:
+        limit = abs(rule.cap)
+        np.clip(earned, -limit, limit, out=earned)
+    return earned
+
+
+@dataclass(slots=True)
+class _Hit:
+    """Where one rule's condition holds; the rows it hits and the points they earn, computed when asked for."""
+
+    rule: Rule
+    column: _Column
+    mask: npt.NDArray[np.bool_]
+    _rows: npt.NDArray[np.intp] | None = None
+
+    @property
+    def rows(self) -> npt.NDArray[np.intp]:
+        if self._rows is None:
+            self._rows = np.flatnonzero(self.mask)
+        return self._rows
+
+    def earned(self) -> npt.NDArray[np.float64] | None:
+        """Points of each hit row for a per-unit rule (None: every hit earns ``rule.points``)."""
+        if not self.rule.per_unit or self.column.indices is not None:
+            return None
+        return _earned(self.rule, self.column.numbers(self.rows))
+
+
+def _applied(indicators: pa.Table, table: RuleTable) -> Iterator[tuple[int, _Hit]]:
+    """Every rule in order with where it hits; each indicator column is read once, however many rules read it."""
+    columns: dict[str, _Column] = {}
+    for j, rule in enumerate(table.rules):
+        column = columns.get(rule.indicator)
+        if column is None:
+            column = columns[rule.indicator] = _read(indicators.column(rule.indicator), BY_CODE[rule.indicator].kind)
+        yield j, _Hit(rule, column, _condition(rule, column))
+
+
+def _grades(
+    table: RuleTable, total: npt.NDArray[np.float64], cap: npt.NDArray[np.int8]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]:
+    score = np.add(total, table.base, out=total)  # ``total`` is not used again
+    np.clip(score, table.min_score, table.max_score, out=score)
+    # Band index: how many band floors the score is below (0 = A … 3 = D).
+    band = np.zeros(len(score), dtype=np.int8)
+    for _, floor in table.bands:
+        band += score < floor
+    return score, np.maximum(band, cap)
 
 
 def score_rules(indicators: pa.Table, table: RuleTable) -> RuleScores:
     """Score every row of an indicator table (one column per indicator code) with the rule table.
 
-    Column by column: ``points`` is column-major, so each rule writes one contiguous column and the score
-    is summed as the rules are applied (rule order), without a pass over the whole matrix.
+    The rules are applied in rule order (the score is summed in that order); each writes the rows it hits
+    into its column of ``points``.
     """
     n = indicators.num_rows
     points = np.zeros((n, len(table.rules)), dtype=np.float64, order="F")
     total = np.zeros(n, dtype=np.float64)
     grade_cap = np.zeros(n, dtype=np.int8)
-    numbers_of: dict[str, npt.NDArray[np.float64] | None] = {}
-    for j, rule in enumerate(table.rules):
-        column = indicators.column(rule.indicator)
-        if rule.indicator not in numbers_of:
-            kind = BY_CODE[rule.indicator].kind
-            numbers_of[rule.indicator] = None if kind is IndicatorKind.CODE else _numbers(column)
-        numbers = numbers_of[rule.indicator]
-        hit = _condition(rule, column, numbers)
-        out = points[:, j]
-        if rule.per_unit and numbers is not None:
-            earned = numbers * rule.points
-            if not np.isfinite(earned).all():
-                earned = np.nan_to_num(numbers) * rule.points
-            if rule.cap is not None:
-                limit = abs(rule.cap)
-                np.clip(earned, -limit, limit, out=earned)
-            np.copyto(out, earned, where=hit)
-        else:
-            np.copyto(out, rule.points, where=hit)
-        total += out
+    for j, hit in _applied(indicators, table):
+        rule, rows, earned = hit.rule, hit.rows, hit.earned()
+        value = rule.points if earned is None else earned
+        points[rows, j] = value
+        total[rows] += value
         if rule.max_grade is not None:
-            level = np.int8(GRADES.index(rule.max_grade))
-            np.maximum(grade_cap, hit * level, out=grade_cap)
-    score = np.clip(table.base + total, table.min_score, table.max_score)
-    # Band index: how many band floors the score is below (0 = A … 3 = D).
-    floors = np.asarray([s for _, s in table.bands], dtype=np.float64)
-    band = np.zeros(n, dtype=np.int8)
-    for floor in floors:
-        band += score < floor
-    return RuleScores(score=score, grade=np.maximum(band, grade_cap), points=points)
+            grade_cap[rows] = np.maximum(grade_cap[rows], GRADES.index(rule.max_grade))
+    score, grade = _grades(table, total, grade_cap)
+    return RuleScores(score=score, grade=grade, points=points)
+
+
+#: Most distinct deductions ``score_rules_ranked`` places one group at a time (more: one sort of every deduction).
+RANK_GROUPS_MAX: Final = 1024
+
+
+def score_rules_ranked(indicators: pa.Table, table: RuleTable, k: int) -> RankedRuleScores:
+    """``score_rules``' score and grade, and each row's ``k`` largest deductions (points < 0; ties in rule order).
+
+    What the batch kernel needs without the (n, rules) points matrix: the score is summed in rule order as
+    ``score_rules`` sums it; every distinct deduction (rule, points) keeps the rows it hits (most deductions
+    hit few rows), and the deductions, ranked by points then rule order, fill each row's ``k`` slots in rank
+    order.
+    """
+    n = indicators.num_rows
+    total = np.zeros(n, dtype=np.float64)
+    scratch = np.empty(n, dtype=np.float64)
+    grade_cap = np.zeros(n, dtype=np.int8)
+    groups: list[tuple[float, int, npt.NDArray[np.intp]]] = []
+    for j, hit in _applied(indicators, table):
+        rule, earned = hit.rule, hit.earned()
+        if earned is not None:
+            total[hit.rows] += earned
+        elif rule.points and (rule.max_grade is not None or rule.points < 0) and hit.rows.size * 4 < n:
+            total[hit.rows] += rule.points  # few rows, known anyway
+        elif rule.points and math.isfinite(rule.points):
+            # 0.0 or -0.0 where the rule does not hit: no change to the sum; ``scratch`` saves an allocation per rule.
+            np.multiply(hit.mask, rule.points, out=scratch)
+            total += scratch
+        elif rule.points:
+            total += np.where(hit.mask, rule.points, 0.0)
+        if rule.max_grade is not None and hit.rows.size:
+            grade_cap[hit.rows] = np.maximum(grade_cap[hit.rows], GRADES.index(rule.max_grade))
+        if not k or not (rule.points < 0 or earned is not None) or not hit.rows.size:
+            continue
+        rows = hit.rows
+        if earned is None:
+            groups.append((rule.points, j, rows))
+            continue
+        losing = earned < 0
+        groups.extend((p, j, part) for p, part in _by_value(rows[losing], earned[losing]))
+    groups.sort(key=lambda g: (g[0], g[1]))
+    top = np.full((k, n), -1, dtype=np.int32)
+    if len(groups) <= RANK_GROUPS_MAX:
+        filled = np.zeros(n, dtype=np.int8)  # slots taken per row (stops counting at k)
+        flat = top.reshape(-1)
+        for rank, (_, _, rows) in enumerate(groups):
+            slot = filled[rows]
+            free = slot < k
+            if not free.all():
+                rows, slot = rows[free], slot[free]
+            flat[slot.astype(np.intp) * n + rows] = rank
+            filled[rows] = slot + 1
+    elif groups:
+        _rank_by_sort(top, groups)
+    score, grade = _grades(table, total, grade_cap)
+    return RankedRuleScores(score=score, grade=grade, top=top, deductions=tuple((j, p) for p, j, _ in groups))
+
+
+def _by_value(rows: npt.NDArray[np.intp], values: npt.NDArray[np.float64]) -> Iterator[tuple[float, npt.NDArray[np.intp]]]:
+    """The rows of each distinct value (hashed, not sorted: a per-unit rule's points take few values)."""
+    if not rows.size:
+        return
+    encoded = pc.dictionary_encode(pa.array(values, pa.float64()))
+    distinct = encoded.dictionary.to_numpy()
+    code = values_buffer(encoded.indices, _int_dtype(encoded.indices))
+    order = np.argsort(code.astype(np.uint16) if len(distinct) <= 1 << 16 else code, kind="stable")
+    ends = np.cumsum(np.bincount(code, minlength=len(distinct)))
+    for c, (start, end) in enumerate(zip(ends - np.bincount(code, minlength=len(distinct)), ends, strict=True)):
+        yield float(distinct[c]), rows[order[start:end]]
+
+
+def _rank_by_sort(top: npt.NDArray[np.int32], groups: list[tuple[float, int, npt.NDArray[np.intp]]]) -> None:
+    """Fill ``top`` from many ranked groups at once: one sort of (row, rank) over every deduction."""
+    k = top.shape[0]
+    ranks = len(groups)
+    key = np.concatenate([rows.astype(np.int64) * ranks + rank for rank, (_, _, rows) in enumerate(groups)])
+    key.sort()
+    row, rank = np.divmod(key, ranks)
+    start = np.r_[True, row[1:] != row[:-1]]
+    position = np.arange(len(key)) - np.maximum.accumulate(np.where(start, np.arange(len(key)), 0))
+    kept = position < k
+    top[position[kept], row[kept]] = rank[kept]
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,10 +601,11 @@ def explain(
     codes = table.indicators
     row = pa.Table.from_pylist([{c: indicators_row.get(c) for c in codes}], schema=indicator_schema(codes))
     scored = score_rules(row, table)
+    hit_by_rule = {j: bool(hit.mask[0]) for j, hit in _applied(row, table)}
     hits: list[RuleHit] = []
     for j, rule in enumerate(table.rules):
         pts = float(scored.points[0, j])
-        fired = pts != 0.0 or (rule.max_grade is not None and _condition(rule, row.column(rule.indicator), _maybe(rule, row))[0])
+        fired = pts != 0.0 or (rule.max_grade is not None and hit_by_rule[j])
         if not fired:
             continue
         hits.append(
@@ -371,7 +623,3 @@ def explain(
         )
     hits.sort(key=lambda h: (h.points >= 0, -abs(h.points) if h.points < 0 else -h.points, h.rule))
     return hits
-
-
-def _maybe(rule: Rule, row: pa.Table) -> npt.NDArray[np.float64] | None:
-    return None if BY_CODE[rule.indicator].kind is IndicatorKind.CODE else _numbers(row.column(rule.indicator))

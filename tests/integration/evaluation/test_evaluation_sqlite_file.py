@@ -91,9 +91,13 @@ def test_the_file_read_through_adbc_sees_what_a_connection_read_sees(file_db: Da
         through_connection = write_snapshot(Database(conn, node_id="test"), as_of=AS_OF, directory=tmp_path / "b")
     got = _contents(through_adbc)
     assert got == _contents(through_connection)
-    assert through_adbc.records == 6 and through_adbc.subjects == 2
+    assert through_adbc.records == 6
+    assert through_adbc.subjects == 2
     [fund_row] = got["housing_fund"]
-    assert fund_row["depositor_count"] == 12 and fund_row["arrears_months"] is None and fund_row["severity"] is None
+    assert fund_row["depositor_count"] == 12
+    assert fund_row["arrears_months"] is None
+    assert fund_row["severity"] is None
     [bill_row] = got["utility_payment"]
-    assert bill_row["paid_on_time"] is False and bill_row["event_date"] is None
+    assert bill_row["paid_on_time"] is False
+    assert bill_row["event_date"] is None
     assert [r["established_on"] for r in got["subjects"]].count(None) == 1
