@@ -5,14 +5,14 @@ An evaluation as of date D sees a record only if it was received by the end of D
 D, and is not repaired. Where a record changed after D, the version current at the end of D is read from
 the history (``ingest_record_version``: received before the cut, superseded after it).
 
-Reading is one streaming query per table, all in one transaction, straight into Arrow: on a SQLite file the ADBC
-SQLite driver (C, no Python object per value) inside the deferred read transaction it opens (a consistent WAL
-snapshot that does not take the writer lock); ``COPY … TO STDOUT`` on PostgreSQL; a cursor read in large chunks
-where the database is in memory or bound to a test's connection. A reader thread runs one chunk ahead. DuckDB then
-takes each item's rows out of a chunk and decodes their JSON ``data`` into the item's typed fields (dates, exact
-decimals, integers, booleans; personal fields are left out) in one query per item (ADR 0017), and each result is
-appended to one Parquet file per item under ``directory/<snapshot id>/``, beside ``subjects.parquet`` (the
-registry) and ``manifest.json``.
+Reading is one streaming query per table, all in one database state, straight into Arrow: on a SQLite file two
+reader processes (``adbc_reader.py``, the ADBC SQLite driver; processes because the driver carries its own copy of
+SQLite, ADR 0017) each read half of the records and decode them, their read transactions started together while
+the writer lock is held for a moment; ``COPY … TO STDOUT`` on PostgreSQL; a cursor read in large chunks where the
+database is in memory or bound to a test's connection. DuckDB takes each item's rows out of a chunk and decodes
+their JSON ``data`` into the item's typed fields (dates, exact decimals, integers, booleans; personal fields are
+left out) in one query per item, and each result is appended to one Parquet file per item under
+``directory/<snapshot id>/``, beside ``subjects.parquet`` (the registry) and ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from __future__ import annotations
 import io
 import json
 import queue
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Collection, Generator, Iterator
@@ -246,30 +248,144 @@ def _sqlite_chunks(raw: Any, sql: str, params: tuple[Any, ...], names: tuple[str
 ADBC_BATCH_ROWS: Final = 65_536
 
 
-def _adbc_chunks(conn: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pa.Table]:
-    """A query read through the ADBC SQLite driver: SQLite's values go straight into Arrow columns in C (no
-    Python object per value, no text round trip), ``CHUNK_ROWS`` rows at a time.
+class _ReaderProcess:
+    """A child process reading the SQLite file through the ADBC SQLite driver (``adbc_reader.py``): every query
+    it answers reads in its one read transaction, and the answer comes back as Arrow IPC streams, the records
+    decoded per item by DuckDB in the process when it is given the items' queries."""
 
-    The driver infers a column's type from each batch, and a batch whose values are all NULL would come out as
-    integers: every column but the never-null ones is read as ``coalesce(…, '')``, and the empty text counts as
-    NULL downstream (no column read here holds a meaningful empty text).
+    def __init__(self, path: str) -> None:
+        script = Path(__file__).with_name("adbc_reader.py")
+        self.process = subprocess.Popen(  # noqa: S603 - our own script, run by the running interpreter
+            [sys.executable, str(script), path, str(ADBC_BATCH_ROWS), str(CHUNK_ROWS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def query(
+        self, sql: str, params: tuple[Any, ...], names: tuple[str, ...], items: dict[str, str] | None = None
+    ) -> Iterator[tuple[str, pa.Table]]:
+        """The parts of one query's answer: (``*``, rows) or, with ``items``, (item code, decoded rows)."""
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None
+        assert stdout is not None
+        request = {"sql": sql, "params": list(params), "names": list(names), "items": items}
+        stdin.write(json.dumps(request, ensure_ascii=False).encode() + b"\n")
+        stdin.flush()
+        while True:
+            label = stdout.readline()
+            if label == b"\n":
+                return
+            if not label:
+                raise RuntimeError(f"snapshot reader failed: {self._error()}")
+            yield label.decode().rstrip("\n"), pa.ipc.open_stream(stdout).read_all()
+
+    def _error(self) -> str:
+        self.process.wait(timeout=30)
+        assert self.process.stderr is not None
+        return self.process.stderr.read().decode(errors="replace").strip() or f"exit status {self.process.returncode}"
+
+    def close(self) -> None:
+        """End the read (end of input) and wait for the process; kill it if it does not end."""
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        finally:
+            for pipe in (self.process.stdout, self.process.stderr):
+                if pipe is not None:
+                    pipe.close()
+
+
+#: Reader processes of a whole-table snapshot on a SQLite file: each reads its share of the records' rowids.
+READERS: Final = 2
+
+
+class _Readers:
+    """Reader processes whose read transactions all see one database state.
+
+    The processes start (and connect) first; then, while a pooled connection of the platform holds SQLite's
+    writer lock for a moment (``BEGIN IMMEDIATE``: no commit can land in between), each runs its first read,
+    which fixes its WAL snapshot, and the records' rowid range is read; then the lock is released. From there on
+    nothing is locked: writers go on while the processes read."""
+
+    def __init__(self, bind: Engine, path: str, count: int) -> None:
+        self.processes = [_ReaderProcess(path) for _ in range(count)]
+        try:
+            pooled = bind.raw_connection()
+            try:
+                gate: Any = pooled.driver_connection
+                gate.execute("BEGIN IMMEDIATE")
+                try:
+                    for process in self.processes:
+                        for _ in process.query("SELECT count(*) FROM sqlite_master", (), ("tables",)):
+                            pass
+                    low, high = gate.execute("SELECT min(rowid), max(rowid) FROM ingest_record").fetchone()
+                finally:
+                    gate.execute("ROLLBACK")
+            finally:
+                pooled.close()
+        except BaseException:
+            self.close()
+            raise
+        self.rowids: tuple[int, int] | None = None if low is None else (int(low), int(high))
+
+    @property
+    def first(self) -> _ReaderProcess:
+        """The process that reads everything but the other processes' shares of the records."""
+        return self.processes[0]
+
+    def close(self) -> None:
+        for process in self.processes:
+            process.close()
+
+
+#: A chunk of a snapshot read: (None, rows still to decode) or (item code, that item's decoded rows).
+Part = tuple[str | None, pa.Table]
+
+
+def _adbc_chunks(readers: _Readers, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pa.Table]:
+    """A query read by the first reader process, undecoded."""
+    for _, table in readers.first.query(_texts(sql, names), params, names):
+        yield table
+
+
+def _adbc_records(
+    readers: _Readers, sql: str, params: tuple[Any, ...], *, whole: bool, items: dict[str, str]
+) -> list[Iterator[Part]]:
+    """A records query read and decoded by the reader processes: for the whole-table read of the current records,
+    one rowid share per process, in parallel; otherwise by the first process."""
+    text = _texts(sql, _RECORD_COLUMNS)
+    if not whole:
+        return [_parts(readers.first, text, params, items)]
+    if readers.rowids is None:
+        return []
+    low, high = readers.rowids
+    step = (high - low) // len(readers.processes) + 1
+    ranged = text + " AND r.rowid >= ? AND r.rowid < ?"
+    return [
+        _parts(process, ranged, (*params, low + i * step, low + (i + 1) * step), items)
+        for i, process in enumerate(readers.processes)
+    ]
+
+
+def _parts(reader: _ReaderProcess, sql: str, params: tuple[Any, ...], items: dict[str, str]) -> Iterator[Part]:
+    yield from reader.query(sql, params, _RECORD_COLUMNS, items)
+
+
+def _texts(sql: str, names: tuple[str, ...]) -> str:
+    """``sql`` with every column but the never-null ones read as ``coalesce(…, '')``.
+
+    The ADBC driver infers a column's type from each batch, and a batch whose values are all NULL would come out
+    as integers; the empty text counts as NULL downstream (no column read here holds a meaningful empty text).
     """
     select, _, rest = sql.partition(" FROM ")
     fields = select.removeprefix("SELECT ").split(", ")
     texts = ", ".join(f if n in _NEVER_NULL else f"coalesce({f}, '')" for f, n in zip(fields, names, strict=True))
-    with conn.cursor() as cur:
-        cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_BATCH_ROWS)})
-        cur.execute(f"SELECT {texts} FROM {rest}", parameters=params)
-        batches: list[pa.RecordBatch] = []
-        rows = 0
-        for batch in cur.fetch_record_batch():
-            batches.append(batch)
-            rows += batch.num_rows
-            if rows >= CHUNK_ROWS:
-                yield pa.Table.from_batches(batches).rename_columns(list(names))
-                batches, rows = [], 0
-        if rows:
-            yield pa.Table.from_batches(batches).rename_columns(list(names))
+    return f"SELECT {texts} FROM {rest}"
 
 
 def _pg_chunks(raw: Any, sql: str, params: tuple[Any, ...], names: tuple[str, ...]) -> Iterator[pa.Table]:
@@ -297,17 +413,18 @@ _DONE: Final = object()
 _T = TypeVar("_T")
 
 
-def _prefetched(chunks: Iterator[_T], depth: int = 2) -> Generator[_T]:
-    """Run a chunk reader one or two chunks ahead in a thread, so the database read (SQLite and psycopg
-    release the GIL while they work) overlaps the JSON decoding and Parquet writing of the chunk before.
+def _prefetched(*sources: Iterator[_T], depth: int = 2) -> Generator[_T]:
+    """Run chunk readers ahead in threads (one per source, ``depth`` chunks each), so the database reads (the
+    reader processes, SQLite and psycopg work without the GIL) overlap the decoding and Parquet writing of the
+    chunks before. Chunks come in whichever order the sources deliver them.
 
-    The reader's errors are raised here; when the consumer stops early the reader stops at its next chunk,
-    and the thread has ended before this generator returns (the connection is then free again).
+    A reader's error is raised here; when the consumer stops early the readers stop at their next chunk, and
+    their threads have ended before this generator returns (the connections are then free again).
     """
-    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth * len(sources))
     stop = threading.Event()
 
-    def produce() -> None:
+    def produce(chunks: Iterator[_T]) -> None:
         try:
             for chunk in chunks:
                 while not stop.is_set():
@@ -322,21 +439,28 @@ def _prefetched(chunks: Iterator[_T], depth: int = 2) -> Generator[_T]:
         except Exception as exc:  # noqa: BLE001 - not swallowed: handed to the consumer, which raises it
             handoff.put(exc)
 
-    worker = threading.Thread(target=produce, name="snapshot-reader", daemon=True)
-    worker.start()
+    workers = [threading.Thread(target=produce, args=(source,), name="snapshot-reader", daemon=True) for source in sources]
+    for worker in workers:
+        worker.start()
     try:
-        while (item := handoff.get()) is not _DONE:
+        running = len(workers)
+        while running:
+            item = handoff.get()
+            if item is _DONE:
+                running -= 1
+                continue
             if isinstance(item, BaseException):
                 raise item
             yield cast("_T", item)
     finally:
         stop.set()
-        while worker.is_alive():
+        while any(worker.is_alive() for worker in workers):
             try:
                 handoff.get(timeout=0.1)
             except queue.Empty:
                 continue
-        worker.join()
+        for worker in workers:
+            worker.join()
 
 
 def _subjects_query(dialect: str, *, subjects: bool) -> str:
@@ -367,9 +491,11 @@ def _sqlite_file(bind: Engine) -> str | None:
 def _read_transaction(db: Database) -> Iterator[tuple[str, Any, ChunkReader]]:
     """The dialect, driver connection and chunk reader of one transaction every query of the snapshot reads in.
 
-    On a SQLite file it is a connection of the ADBC SQLite driver (``_adbc_chunks``): the driver opens a deferred
-    transaction, and WAL mode gives it a consistent snapshot from its first read without holding the writer lock,
-    so ingestion goes on while a snapshot is written. On an in-memory SQLite engine it is the same kind of
+    On a SQLite file it is the connection of a reader process using the ADBC SQLite driver (``_ReaderProcess``,
+    ``adbc_reader.py``: a process of its own, as the driver carries its own copy of SQLite): the driver opens a
+    deferred transaction, and WAL mode gives it a consistent snapshot from its first read without holding the
+    writer lock, so ingestion goes on while a snapshot is written. The process also reads on a core of its own,
+    with no lock shared with the decoding here. On an in-memory SQLite engine it is the same kind of
     deferred read transaction on a pooled connection (``BEGIN``, not the engine's ``BEGIN IMMEDIATE``). On a
     PostgreSQL engine it is a REPEATABLE READ, READ ONLY transaction (one snapshot for every query). A database
     bound to a test's connection reads in ``db.transaction()``.
@@ -378,14 +504,11 @@ def _read_transaction(db: Database) -> Iterator[tuple[str, Any, ChunkReader]]:
     if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
         path = _sqlite_file(bind)
         if path is not None:
-            import adbc_driver_sqlite.dbapi as adbc
-
-            reader = adbc.connect(path)  # autocommit off: the driver begins a deferred transaction
+            readers = _Readers(bind, path, READERS)
             try:
-                yield "sqlite", reader, _adbc_chunks
+                yield "sqlite", readers, _adbc_chunks
             finally:
-                reader.rollback()  # nothing was written: ending the read is all there is to do
-                reader.close()
+                readers.close()
             return
         pooled = bind.raw_connection()
         try:
@@ -428,11 +551,21 @@ def write_snapshot(
     created_at = (clock or SystemClock()).now()
     writers = _Writers(root)
     catalog_items = {item.code for item in load_catalog().items}
+    items = {code: _flatten_sql(code) for code in sorted(catalog_items)}
     duck = duckdb.connect()
     with duck, _read_transaction(db) as (dialect, raw, chunks):
         current, history = _record_queries(dialect, subjects=chosen is not None)
         for sql, is_history in ((current, False), (history, True)):
-            for chunk in _prefetched(chunks(raw, sql, _params(dialect, as_of, chosen, history=is_history), _RECORD_COLUMNS)):
+            params = _params(dialect, as_of, chosen, history=is_history)
+            if isinstance(raw, _Readers):  # decoded in the reader processes
+                whole = chosen is None and not is_history
+                sources = _adbc_records(raw, sql, params, whole=whole, items=items)
+            else:
+                sources = [((None, t) for t in chunks(raw, sql, params, _RECORD_COLUMNS))]
+            for decoded, chunk in _prefetched(*sources):
+                if decoded is not None:
+                    writers.write(decoded, chunk)
+                    continue
                 duck.register("chunk", chunk)
                 try:
                     present = duck.sql("SELECT DISTINCT item_code FROM chunk").fetchall()

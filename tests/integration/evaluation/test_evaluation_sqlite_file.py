@@ -18,6 +18,7 @@ from tests.integration.evaluation.evaluation_data import (
     seed_snapshot_subject,
 )
 from xinyidai.db import Database, create_database_engine, migrate
+from xinyidai.evaluation import snapshot as snapshot_module
 from xinyidai.evaluation.batch import current_count, run_evaluation
 from xinyidai.evaluation.indicators import SNAPSHOT_ITEMS
 from xinyidai.evaluation.snapshot import Snapshot, write_snapshot
@@ -101,3 +102,15 @@ def test_the_file_read_through_adbc_sees_what_a_connection_read_sees(file_db: Da
     assert bill_row["paid_on_time"] is False
     assert bill_row["event_date"] is None
     assert [r["established_on"] for r in got["subjects"]].count(None) == 1
+
+
+def test_a_reader_process_error_is_raised_with_its_message(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    create_database_engine(url).dispose()
+    reader = snapshot_module._ReaderProcess(str(tmp_path / "empty.db"))
+    try:
+        with pytest.raises(RuntimeError, match="no such table: missing"):
+            list(reader.query("SELECT a FROM missing", (), ("a",)))
+    finally:
+        reader.close()
+    assert reader.process.returncode == 1
