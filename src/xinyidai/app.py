@@ -35,6 +35,9 @@ from xinyidai.web import layout as web_layout
 
 log = logging.getLogger("xinyidai.app")
 
+#: Where the JSON API is mounted.
+API_PREFIX = "/api/v1"
+
 
 def build_container(settings: Settings, *, db: Database | None = None, clock: Clock | None = None) -> Container:
     """Build the long-lived services once."""
@@ -160,11 +163,12 @@ def create_app(
             status=exc.status, code=exc.code, title=exc.title, detail=exc.detail, instance=request.url.path, **exc.extra
         )
 
-    api = APIRouter(prefix="/api/v1")
-    api.include_router(_ops_router())
+    # Each domain's router is included in the app itself under the API prefix, not in an "/api/v1" router that
+    # is then included: FastAPI matches an included router's routes once to choose it and again to dispatch, so
+    # every level of nesting adds a pass over the routes before it on every request (ADR 0013, session 4).
+    app.include_router(_ops_router(), prefix=API_PREFIX)
     for module in domain_modules("api"):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/metrics", summary="Prometheus 指标", include_in_schema=False)
     def prometheus(_p: Annotated[object, Depends(require(Permission.METRICS_READ))]) -> Response:

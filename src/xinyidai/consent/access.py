@@ -3,6 +3,7 @@ against the authorization's cap, one audit event with every reason — all in th
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -114,7 +115,10 @@ def accessor_kind(who: Principal | None) -> AccessorKind:
     return AccessorKind.PLATFORM
 
 
+@functools.lru_cache(maxsize=4096)
 def _item_ref(code: str) -> ItemRef | None:
+    """What the decision needs of a catalog item, once per code: the catalog is read once per process and never
+    changes in it (`catalog.load_catalog`)."""
     try:
         item = catalog.load_catalog().item(code)
     except catalog.NotInCatalog:

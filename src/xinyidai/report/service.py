@@ -6,6 +6,7 @@ decision, the number, the stored report and its audit event are then one write t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -139,9 +140,27 @@ class ReportVerification:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _items_in_force(on: date) -> list[catalog.Item]:
-    version = catalog.version_for(None, on=on)
-    return [item for category in version.categories for item in version.items_in(category.code)]
+@dataclass(frozen=True, slots=True)
+class _Disclosure:
+    """The item codes of a catalog version in force, public and not (in category order)."""
+
+    public: tuple[str, ...]
+    private: tuple[str, ...]
+    public_set: frozenset[str]
+
+
+@functools.lru_cache(maxsize=8)
+def _disclosure(version_key: str) -> _Disclosure:
+    """Worked out once per catalog version: the catalog is read once per process and never changes in it."""
+    version = catalog.version_for(version_key)
+    items = [item for category in version.categories for item in version.items_in(category.code)]
+    public = tuple(i.code for i in items if i.disclosure is catalog.Disclosure.PUBLIC)
+    private = tuple(i.code for i in items if i.disclosure is not catalog.Disclosure.PUBLIC)
+    return _Disclosure(public, private, frozenset(public))
+
+
+def _disclosure_on(day: date) -> _Disclosure:
+    return _disclosure(catalog.version_for(None, on=day).key)
 
 
 _Shown = tuple[tuple[str, str, bool, bool], ...]
@@ -152,7 +171,7 @@ _ShownRecord = ingest.ReportRecord | ingest.RecordView
 
 def _shown_fields(item: catalog.Item) -> _Shown:
     """The fields a report shows of an item's records: (name, Chinese label, masked, is an ID number), in schema
-    order, the subject field left out; worked out once per item per report (`_entries`)."""
+    order, the subject field left out; worked out once per item (`_shown_item`)."""
     out: list[tuple[str, str, bool, bool]] = []
     for spec in item.record_schema:
         if spec.name == item.subject_field:
@@ -174,34 +193,37 @@ def _entry(record: _ShownRecord, item: catalog.Item | None, shown: _Shown | None
             if type(value) is not str or personal:
                 value = shown_value(value, personal=personal, id_number=is_id)
             fields.append((label, value))
+    # Positional: one entry per record, and keyword construction of a named tuple costs more.
     return Entry(
-        record_id=str(record.id),
-        item_code=record.item_code,
-        item_name=record.item_name,
-        category=item.category if item is not None else "",
-        event_date=record.event_date,
-        fields=tuple(fields),
-        negative=record.negative,
-        disputed=record.disputed,
-        repaired=record.repaired,
-        statement=record.statement,
+        str(record.id),
+        record.item_code,
+        record.item_name,
+        item.category if item is not None else "",
+        record.event_date,
+        tuple(fields),
+        record.negative,
+        record.disputed,
+        record.repaired,
+        record.statement,
     )
 
 
+@functools.lru_cache(maxsize=1024)
+def _shown_item(code: str) -> tuple[catalog.Item | None, _Shown]:
+    """An item and the fields a report shows of it, once per code: the catalog is read once per process and never
+    changes in it (`catalog.load_catalog`)."""
+    try:
+        item = catalog.load_catalog().item(code)
+    except catalog.NotInCatalog:
+        return None, ()
+    return item, _shown_fields(item)
+
+
 def _entries(records: Iterable[_ShownRecord]) -> list[Entry]:
-    cat = catalog.load_catalog()
-    items: dict[str, tuple[catalog.Item | None, _Shown]] = {}
     out: list[Entry] = []
     for record in records:
-        code = record.item_code
-        if code not in items:
-            try:
-                item: catalog.Item | None = cat.item(code)
-            except catalog.NotInCatalog:
-                item = None
-            items[code] = (item, _shown_fields(item) if item is not None else ())
-        found, shown = items[code]
-        out.append(_entry(record, found, shown))
+        item, shown = _shown_item(record.item_code)
+        out.append(_entry(record, item, shown))
     return out
 
 
@@ -400,8 +422,7 @@ def create_public_report(db: Database, *, actor: Principal | None, clock: Clock,
     code = _normalize_uscc(uscc)
     day = today(clock)
     layout = load_layout()
-    public = [i.code for i in _items_in_force(day) if i.disclosure is catalog.Disclosure.PUBLIC]
-    records = ingest.report_records(db, uscc=code, items=public, as_of=day)
+    records = ingest.report_records(db, uscc=code, items=_disclosure_on(day).public, as_of=day)
     entries = _entries(records)
     draft = _Draft(
         kind=ReportKind.PUBLIC,
@@ -437,10 +458,9 @@ def create_authorized_report(
     code = _normalize_uscc(uscc)
     day = today(clock)
     layout = load_layout()
-    items = _items_in_force(day)
-    public = [i.code for i in items if i.disclosure is catalog.Disclosure.PUBLIC]
-    private = [i.code for i in items if i.disclosure is not catalog.Disclosure.PUBLIC]
-    records = ingest.report_records(db, uscc=code, items=public + private, as_of=day)
+    split = _disclosure_on(day)
+    public, private = split.public_set, split.private
+    records = ingest.report_records(db, uscc=code, items=split.public + private, as_of=day)
     refused: consent.AccessCheck | None = None
     with db.transaction() as s:
         check = consent.check_access(
