@@ -610,8 +610,3 @@ def write_snapshot(
     }
     (root / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
     return Snapshot(snapshot_id, as_of, root, records, subject_frame.height, created_at)
-
-
-def arrow_schema(item_code: str) -> pa.Schema:
-    """The Arrow schema of an item's snapshot table."""
-    return pl.DataFrame(schema=item_schema(item_code)).to_arrow().schema

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tests.factories import uscc_for
-from xinyidai.db import Database
+from xinyidai.db import Database, create_database_engine, migrate
 from xinyidai.evaluation import snapshot as snapshot_module
 from xinyidai.evaluation.snapshot import write_snapshot
 from xinyidai.ingest.tables import Record, RecordVersion
@@ -129,6 +131,19 @@ def penalty(s: Session, uscc: str, *, decided: date, received_at: datetime, seve
 
 SNAPSHOT_AS_OF = date(2026, 6, 30)
 SNAPSHOT_RECEIVED = datetime(2026, 1, 10, tzinfo=UTC)
+
+
+@contextmanager
+def seeded_database(url: str) -> Iterator[Database]:
+    """A migrated database at ``url`` on an engine of its own, holding ``seed_snapshot_subject``'s subject."""
+    migrate.upgrade(url)
+    engine = create_database_engine(url)
+    db = Database(engine, node_id="test")
+    seed_snapshot_subject(db)
+    try:
+        yield db
+    finally:
+        engine.dispose()
 
 
 def seed_snapshot_subject(db: Database) -> None:

@@ -12,9 +12,9 @@ import pytest
 from tests.conftest import PG_ENV, _pg_create, _pg_drop
 from tests.integration.evaluation.evaluation_data import (
     assert_snapshot_ignores_a_writer_committing_during_it,
-    seed_snapshot_subject,
+    seeded_database,
 )
-from xinyidai.db import Database, create_database_engine, migrate
+from xinyidai.db import Database
 
 pytestmark = pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"{PG_ENV} is not set: no PostgreSQL to test against")
 
@@ -22,12 +22,8 @@ pytestmark = pytest.mark.skipif(not os.environ.get(PG_ENV), reason=f"{PG_ENV} is
 @pytest.fixture
 def pg_db() -> Iterator[Database]:
     url = _pg_create(os.environ[PG_ENV], f"snap_{os.getpid()}")
-    migrate.upgrade(url)
-    engine = create_database_engine(url)
-    db = Database(engine, node_id="test")
-    seed_snapshot_subject(db)
-    yield db
-    engine.dispose()
+    with seeded_database(url) as db:
+        yield db
     _pg_drop(url)
 
 

@@ -15,9 +15,9 @@ from tests.integration.evaluation.evaluation_data import (
     add_record,
     add_subject,
     assert_snapshot_ignores_a_writer_committing_during_it,
-    seed_snapshot_subject,
+    seeded_database,
 )
-from xinyidai.db import Database, create_database_engine, migrate
+from xinyidai.db import Database, create_database_engine
 from xinyidai.evaluation import snapshot as snapshot_module
 from xinyidai.evaluation.batch import current_count, run_evaluation
 from xinyidai.evaluation.indicators import SNAPSHOT_ITEMS
@@ -33,12 +33,8 @@ RECEIVED = datetime(2026, 1, 10, tzinfo=UTC)
 def file_db(tmp_path: Path) -> Any:
     url = f"sqlite:///{tmp_path / 'evaluation.db'}"
     create_database_engine(url).dispose()
-    migrate.upgrade(url)
-    engine = create_database_engine(url)
-    db = Database(engine, node_id="test")
-    seed_snapshot_subject(db)
-    yield db
-    engine.dispose()
+    with seeded_database(url) as db:
+        yield db
 
 
 def test_snapshot_does_not_hold_the_writer_lock_and_reads_one_point_in_time(

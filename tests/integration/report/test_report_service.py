@@ -19,6 +19,7 @@ from xinyidai.audit.tables import AuditEvent
 from xinyidai.consent import AccessDenied, AuthorizationNotFound, Keyring, Purpose, Transition
 from xinyidai.db import Database
 from xinyidai.kernel.clock import FrozenClock
+from xinyidai.principal import Principal
 from xinyidai.report.model import canonical_json
 from xinyidai.report.tables import Report
 
@@ -46,19 +47,24 @@ def _authorize(db: Database, clock: FrozenClock, people: People, keyring: Keyrin
     return view.id
 
 
+def _pull(
+    db: Database,
+    clock: FrozenClock,
+    keyring: Keyring,
+    actor: Principal,
+    authorization_id: uuid.UUID,
+    purpose: Purpose = Purpose.CREDIT_APPROVAL,
+) -> report.ReportDocument:
+    """The authorized report ``actor`` pulls on the subject under ``authorization_id`` for ``purpose``."""
+    return report.create_authorized_report(
+        db, actor=actor, clock=clock, keyring=keyring, uscc=SUBJECT, authorization_id=authorization_id, purpose=purpose
+    )
+
+
 def _pulled(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> tuple[uuid.UUID, report.ReportDocument]:
     """A fresh authorization for 贷前/授信审批 and the authorized report officer A pulls under it."""
     auth_id = _authorize(db, clock, people, keyring)
-    doc = report.create_authorized_report(
-        db,
-        actor=people.officer_a,
-        clock=clock,
-        keyring=keyring,
-        uscc=SUBJECT,
-        authorization_id=auth_id,
-        purpose=Purpose.CREDIT_APPROVAL,
-    )
-    return auth_id, doc
+    return auth_id, _pull(db, clock, keyring, people.officer_a, auth_id)
 
 
 def test_public_report_has_public_items_only_in_the_standard_sections(db: Database, clock: FrozenClock, keyring: Keyring) -> None:
@@ -112,15 +118,7 @@ def test_authorized_report_respects_scope_and_data_range_and_is_pulled(
     assert pulls[-1].data["authorization_id"] == str(auth_id)
     # Bank B neither pulls under A's authorization nor reads A's report: 404 both times.
     with pytest.raises(AuthorizationNotFound):
-        report.create_authorized_report(
-            db,
-            actor=people.officer_b,
-            clock=clock,
-            keyring=keyring,
-            uscc=SUBJECT,
-            authorization_id=auth_id,
-            purpose=Purpose.CREDIT_APPROVAL,
-        )
+        _pull(db, clock, keyring, people.officer_b, auth_id)
     with pytest.raises(report.ReportNotFound):
         report.get_report(db, actor=people.officer_b, clock=clock, number=doc.number)
     assert _events(db, "report.report.read.denied")
@@ -134,15 +132,7 @@ def test_revoked_or_foreign_purpose_authorization_is_refused(
 ) -> None:
     auth_id = _authorize(db, clock, people, keyring)
     with pytest.raises(AccessDenied):
-        report.create_authorized_report(
-            db,
-            actor=people.officer_a,
-            clock=clock,
-            keyring=keyring,
-            uscc=SUBJECT,
-            authorization_id=auth_id,
-            purpose=Purpose.GUARANTEE,
-        )
+        _pull(db, clock, keyring, people.officer_a, auth_id, Purpose.GUARANTEE)
     consent.change_authorization(
         db,
         actor=people.enterprise,
@@ -153,27 +143,11 @@ def test_revoked_or_foreign_purpose_authorization_is_refused(
         reason="不再合作",
     )
     with pytest.raises(AccessDenied):
-        report.create_authorized_report(
-            db,
-            actor=people.officer_a,
-            clock=clock,
-            keyring=keyring,
-            uscc=SUBJECT,
-            authorization_id=auth_id,
-            purpose=Purpose.CREDIT_APPROVAL,
-        )
+        _pull(db, clock, keyring, people.officer_a, auth_id)
     assert len(_events(db, "consent.access.denied")) >= 2
     assert not _events(db, "report.authorized.issue")
     with pytest.raises(AuthorizationNotFound):
-        report.create_authorized_report(
-            db,
-            actor=people.officer_a,
-            clock=clock,
-            keyring=keyring,
-            uscc=SUBJECT,
-            authorization_id=uuid.uuid4(),
-            purpose=Purpose.CREDIT_APPROVAL,
-        )
+        _pull(db, clock, keyring, people.officer_a, uuid.uuid4())
 
 
 def test_special_report_marks_repaired_and_disputed_and_limits_requests(
