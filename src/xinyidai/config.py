@@ -136,6 +136,14 @@ class Settings(BaseSettings):
     jobs_in_server: bool = Field(True, description="Run due jobs inside the web server process.")
     job_max_attempts: int = Field(5, ge=1, description="Attempts before a failing job is declared dead and reported.")
     max_upload_mb: int = Field(200, ge=1, description="Largest accepted upload, in MiB.")
+    evaluation_snapshot_keep_days: int = Field(
+        7,
+        ge=1,
+        description="Evaluation snapshots younger than this many days are kept; older ones nothing names are deleted daily.",
+    )
+    evaluation_snapshot_keep_runs: int = Field(
+        3, ge=1, description="Snapshots of this many latest complete batch runs are kept whatever their age."
+    )
     log_level: str = Field("INFO", description="Root log level (DEBUG, INFO, WARNING, ERROR).")
     log_json: bool = Field(True, description="Emit structured JSON logs (otherwise human-readable console logs).")
     host: str = Field("127.0.0.1", description="Address the server binds to.")

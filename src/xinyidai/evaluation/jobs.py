@@ -1,5 +1,5 @@
-"""Background work of evaluation: the periodic incremental refresh of enterprises with new records, and the push of
-each run's results to subscribed institutions."""
+"""Background work of evaluation: the periodic incremental refresh of enterprises with new records, the push of
+each run's results to subscribed institutions, and the daily deletion of snapshots nothing needs any more."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Final
 from xinyidai.evaluation.batch import snapshot_directory
 from xinyidai.evaluation.incremental import refresh_changed
 from xinyidai.evaluation.push import register_push_jobs
+from xinyidai.evaluation.retention import prune_snapshots, snapshot_roots
 from xinyidai.http.container import Container
 from xinyidai.job import JobContext, JobRegistry
 from xinyidai.kernel.actor import ActorRef
@@ -18,11 +19,16 @@ REFRESH_JOB: Final = "evaluation.refresh"
 REFRESH_ACTOR: Final = ActorRef.system("evaluation-refresh")
 #: How often the refresh looks for new records: an evaluation follows its records within seconds.
 REFRESH_EVERY: Final = timedelta(seconds=5)
+#: Kind of the daily snapshot retention pass.
+PRUNE_JOB: Final = "evaluation.snapshots.prune"
+PRUNE_ACTOR: Final = ActorRef.system("evaluation-snapshot-retention")
 
 
 def register_jobs(registry: JobRegistry, container: Container) -> None:
-    """Register the incremental refresh (every few seconds) and the push of a finished run."""
-    directory = snapshot_directory(container.settings.var_dir) / "incremental"
+    """Register the incremental refresh (every few seconds), the push of a finished run and the snapshot retention
+    pass (daily)."""
+    settings = container.settings
+    directory = snapshot_directory(settings.var_dir) / "incremental"
 
     def refresh(ctx: JobContext, _payload: dict[str, Any]) -> None:
         refresh_changed(ctx.db, actor=REFRESH_ACTOR, clock=ctx.clock, directory=directory)
@@ -33,5 +39,23 @@ def register_jobs(registry: JobRegistry, container: Container) -> None:
         every=REFRESH_EVERY,
         lease=timedelta(minutes=5),
         description="有新归集记录的企业在数秒内重新评价（单企业模式，与批量评价同一计算路径）",
+    )
+
+    def prune(ctx: JobContext, _payload: dict[str, Any]) -> None:
+        prune_snapshots(
+            ctx.db,
+            roots=snapshot_roots(settings.var_dir),
+            keep_days=settings.evaluation_snapshot_keep_days,
+            keep_runs=settings.evaluation_snapshot_keep_runs,
+            actor=PRUNE_ACTOR,
+            clock=ctx.clock,
+        )
+
+    registry.register(
+        PRUNE_JOB,
+        prune,
+        every=timedelta(days=1),
+        lease=timedelta(hours=1),
+        description="删除不再需要的评价快照（当前评价、模型训练和最近几次批量评价所用的除外）",
     )
     register_push_jobs(registry, container)

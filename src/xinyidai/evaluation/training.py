@@ -290,11 +290,12 @@ DEMO_APPROVER = ActorRef.system("demo-evaluation-approver")
 
 def indicators_as_of(container: Container, *, as_of: date) -> tuple[uuid.UUID, pa.Table]:
     """Snapshot the records an evaluation as of `as_of` may see and compute the indicator table over it."""
+    from xinyidai.evaluation.batch import snapshot_directory
     from xinyidai.evaluation.engine import compute_indicators
     from xinyidai.evaluation.snapshot import write_snapshot
 
     snapshot = write_snapshot(
-        container.db, as_of=as_of, directory=container.settings.var_dir / "evaluation-snapshots", clock=container.clock
+        container.db, as_of=as_of, directory=snapshot_directory(container.settings.var_dir) / "training", clock=container.clock
     )
     return snapshot.id, compute_indicators(snapshot)
 

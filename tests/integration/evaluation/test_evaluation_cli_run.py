@@ -50,3 +50,13 @@ def test_evaluate_run_refuses_an_unknown_engine_and_a_bad_date(cli_env: Path) ->
 
 def test_the_evaluate_group_is_importable_for_other_commands() -> None:
     assert any(c.name == "run" for c in evaluate_app.registered_commands)
+
+
+def test_evaluate_prune_snapshots_keeps_the_latest_run(cli_env: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    first = json.loads(runner.invoke(app, ["evaluate", "run", "--as-of", "2026-06-30"]).stdout)
+    result = runner.invoke(app, ["evaluate", "prune-snapshots"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary == {"deleted": 0, "kept": 1, "bytes_freed": 0, "failed": [], "deleted_ids": []}
+    assert (cli_env / "var" / "evaluation" / "snapshots" / first["snapshot_id"].replace("-", "")).is_dir()
