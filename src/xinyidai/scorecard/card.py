@@ -557,6 +557,10 @@ def _case_sql(lk: _Lookup) -> str:
             parts.append(f"WHEN {col} = {_num(value)} THEN {_num(pts[pos])}")
         for i, e in enumerate(lk.edges_list):
             parts.append(f"WHEN {col} < {_num(e)} THEN {_num(pts[i])}")
+        # PostgreSQL stores NaN and orders it above every number, so it reaches the top bin: it is missing, as in
+        # Python. Tested only for rows that got this far (the text cast works on every numeric type; SQLite
+        # stores NaN as NULL, caught above).
+        parts.append(f"WHEN CAST({col} AS TEXT) = 'NaN' THEN {_num(pts[lk.missing])}")
         parts.append(f"ELSE {_num(pts[len(lk.edges_list)])}")
     else:
         text = f"CAST({col} AS TEXT)"
