@@ -30,6 +30,7 @@ from xinyidai.http.container import Container
 from xinyidai.kernel.actor import ActorKind
 from xinyidai.kernel.clock import Clock, today
 from xinyidai.kernel.errors import Forbidden, InvalidInput
+from xinyidai.lending.model import ProductLimits
 from xinyidai.lending.service import ApplicationView, LendingHooks, ProductNotFound, ProductRef, submit_application
 from xinyidai.principal import AuthMethod, Principal
 
@@ -252,6 +253,15 @@ def default_hooks(container: Container) -> LendingHooks:
             institution_id=uuid.UUID(found.institution_id),
             name=found.terms.name,
             credit_loan=found.terms.credit_loan,
+            limits=ProductLimits(
+                amount_min_wan=found.terms.amount_min,
+                amount_max_wan=found.terms.amount_max,
+                term_min=found.terms.term_min,
+                term_max=found.terms.term_max,
+                rate_min_pct=found.terms.rate_min,
+                rate_max_pct=found.terms.rate_max,
+                methods=tuple(m.value for m in found.terms.repayment_methods),
+            ),
         )
 
     def authorization(uscc: str, institution_id: uuid.UUID, product_id: uuid.UUID) -> uuid.UUID | None:

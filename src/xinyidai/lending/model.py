@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from typing import Final
 
 import chinese_calendar  # type: ignore[import-untyped]
 
@@ -247,6 +248,70 @@ def validate_approval(approval: Approval) -> None:
         problems.append("期限须为 1–360 个月")
     if problems:
         raise InvalidInput("；".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class ProductLimits:
+    """The ranges a published product states (万元, months, annual %, repayment method codes): an application, an
+    approval and a loan under the product stay within them."""
+
+    amount_min_wan: Decimal
+    amount_max_wan: Decimal
+    term_min: int
+    term_max: int
+    rate_min_pct: Decimal
+    rate_max_pct: Decimal
+    methods: tuple[str, ...] = ()
+
+
+class OutsideProductTerms(InvalidInput):
+    """An application, approval or loan outside the ranges the product states."""
+
+    code = "outside_product_terms"
+    title = "超出产品公布的额度、期限、利率或还款方式"
+
+
+#: A product offering this may be drawn and repaid in any of the loan methods.
+REVOLVING: Final = "revolving"
+
+
+def product_limit_problems(
+    limits: ProductLimits,
+    *,
+    amount_wan: Decimal | None = None,
+    term_months: int | None = None,
+    rate_pct: Decimal | None = None,
+    method: LoanRepaymentMethod | None = None,
+) -> list[str]:
+    """What in the given terms lies outside the product's ranges (empty when nothing does)."""
+    problems = []
+    if amount_wan is not None and not limits.amount_min_wan <= amount_wan <= limits.amount_max_wan:
+        problems.append(f"金额须在产品额度 {limits.amount_min_wan.normalize():f}–{limits.amount_max_wan.normalize():f} 万元之间")
+    if term_months is not None and not limits.term_min <= term_months <= limits.term_max:
+        problems.append(f"期限须在产品期限 {limits.term_min}–{limits.term_max} 个月之间")
+    if rate_pct is not None and not limits.rate_min_pct <= rate_pct <= limits.rate_max_pct:
+        problems.append(f"年利率须在产品利率 {limits.rate_min_pct.normalize():f}%–{limits.rate_max_pct.normalize():f}% 之间")
+    if method is not None and limits.methods and REVOLVING not in limits.methods and method.value not in limits.methods:
+        known = {m.value for m in LoanRepaymentMethod}
+        offered = "、".join(LoanRepaymentMethod(m).label_zh for m in limits.methods if m in known)
+        problems.append(f"还款方式须为产品提供的方式：{offered}")
+    return problems
+
+
+def check_product_limits(
+    limits: ProductLimits | None,
+    *,
+    amount_wan: Decimal | None = None,
+    term_months: int | None = None,
+    rate_pct: Decimal | None = None,
+    method: LoanRepaymentMethod | None = None,
+) -> None:
+    """Refuse (``OutsideProductTerms``) terms outside the product's ranges; no limits known, nothing to check."""
+    if limits is None:
+        return
+    problems = product_limit_problems(limits, amount_wan=amount_wan, term_months=term_months, rate_pct=rate_pct, method=method)
+    if problems:
+        raise OutsideProductTerms("；".join(problems))
 
 
 class ReasonRequired(InvalidInput):

@@ -288,7 +288,7 @@ def seed_demo(
     start = (clock.now() + timedelta(hours=8)).date() - timedelta(days=65)
     loan = register_loan(
         db, actor=bank, clock=clock, hooks=hooks, application_id=apps["approved"],
-        terms=LoanTerms(Decimal(100), Decimal("3.85"), start, 12, LoanRepaymentMethod.EQUAL_PRINCIPAL, True, ""),
+        terms=LoanTerms(Decimal(100), Decimal("3.85"), start, 12, LoanRepaymentMethod.EQUAL_INSTALMENT, True, ""),
     )  # fmt: skip
     for instalment in loan.schedule[:2]:
         report_repayment(

@@ -43,8 +43,10 @@ from xinyidai.lending.model import (
     LoanRepaymentMethod,
     LoanStatus,
     LoanTerms,
+    ProductLimits,
     Rejection,
     RejectionReason,
+    check_product_limits,
     china_date,
     deadline_tone,
     decision_deadline,
@@ -130,6 +132,8 @@ class ProductRef:
     institution_id: uuid.UUID
     name: str
     credit_loan: bool = False
+    #: The product's published ranges; None where unknown (nothing is checked against them then).
+    limits: ProductLimits | None = None
 
 
 def _no_products(product_id: uuid.UUID) -> ProductRef | None:
@@ -530,6 +534,7 @@ def submit_application(
     product = hooks.product(product_id)
     if product is None:
         raise ProductNotFound()
+    check_product_limits(product.limits, amount_wan=amount_wan, term_months=term_months)
     # Hook for the consent domain: attach the authorization the product needs, if the enterprise has given one.
     authorization_id = hooks.authorization(uscc, product.institution_id, product.id)
     now = clock.now()
@@ -622,6 +627,27 @@ def accept_application(
         return _app_view(row, today=_today(clock))
 
 
+def _check_product(
+    db: Database,
+    actor: Principal,
+    hooks: LendingHooks,
+    application_id: uuid.UUID,
+    *,
+    amount_wan: Decimal | None = None,
+    term_months: int | None = None,
+    rate_pct: Decimal | None = None,
+    method: LoanRepaymentMethod | None = None,
+) -> None:
+    """Refuse terms outside the ranges of the application's product, as published now (a product since withdrawn
+    is not checked: what was applied for under it may still be decided and lent). Read before the decision's own
+    transaction: the product hook reads in one of its own."""
+    with db.transaction() as s:
+        product_id = _application(s, actor, application_id).product_id
+    product = hooks.product(product_id)
+    if product is not None:
+        check_product_limits(product.limits, amount_wan=amount_wan, term_months=term_months, rate_pct=rate_pct, method=method)
+
+
 def decide_application(
     db: Database,
     *,
@@ -640,6 +666,11 @@ def decide_application(
         validate_approval(approval)
     if rejection is not None:
         validate_rejection(rejection)
+    if approval is not None:
+        _check_product(
+            db, actor, hooks, application_id, amount_wan=approval.amount_wan, term_months=approval.term_months,
+            rate_pct=approval.annual_rate_pct,
+        )  # fmt: skip
     with db.transaction() as s:
         row = _application(s, actor, application_id, lock=True)
         now = clock.now()
@@ -911,6 +942,9 @@ def register_loan(
     """The institution registers the loan an approval became (授信反馈), with its repayment schedule."""
     _institution_of(actor)
     validate_loan_terms(terms)
+    _check_product(
+        db, actor, hooks, application_id, term_months=terms.term_months, rate_pct=terms.annual_rate_pct, method=terms.method
+    )
     with db.transaction() as s:
         app = _application(s, actor, application_id, lock=True)
         if app.status != ApplicationStatus.APPROVED.value:
