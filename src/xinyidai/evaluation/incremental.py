@@ -4,6 +4,15 @@
 expressions, the same ``score_batch`` kernel — and upserts the rows into ``evaluation_current`` under a
 run of mode ``incremental``, so a refreshed evaluation is indistinguishable from a batch one for the same
 records. ``refresh_changed`` finds the subjects whose records were received since the watermark.
+
+The watermark must never pass a record that is still to be committed. A delivery stamps its records'
+``received_at`` when its transaction begins, and commits when it ends: on SQLite writers are serialised
+(``BEGIN IMMEDIATE``), so nothing stamped earlier can commit after a later stamp is seen; on PostgreSQL two
+deliveries overlap, and a long one stamped at t0 may commit after a short one stamped at t10 was seen and the
+watermark moved to t10 — its records would be missed until the next batch. So on PostgreSQL the watermark moves
+at most to the start of the oldest other transaction still writing (``pg_stat_activity``), less a margin for the
+clocks of the platform's servers and the database server; subjects received after it are refreshed again at the
+next tick (a refresh is idempotent).
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ import time
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -41,6 +50,8 @@ from xinyidai.kernel.clock import Clock, today
 WATERMARK: Final = "records"
 #: At most this many subjects per refresh; the rest wait for the next tick (the batch covers everyone).
 MAX_SUBJECTS: Final = 5_000
+#: How far the clocks of the platform's servers (``received_at``) and of PostgreSQL (transaction starts) may differ.
+CLOCK_MARGIN: Final = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +108,31 @@ def _cut_text(dialect: str, moment: datetime) -> Any:
     return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else moment
 
 
+def write_horizon(session: Any) -> datetime | None:
+    """PostgreSQL: the start of the oldest other transaction of this database that has written and not ended, less
+    ``CLOCK_MARGIN`` — no record stamped later than that can still be uncommitted. None when there is none, and on
+    SQLite (writers are serialised). Sessions of the platform's own database role are visible to it in
+    ``pg_stat_activity`` without extra privileges."""
+    if session.get_bind().dialect.name != "postgresql":
+        return None
+    # A backend reads pg_stat_activity once per transaction and keeps it: clear that, or a caller's longer
+    # transaction would see writers that have long ended.
+    session.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+    oldest = session.execute(
+        sa.text(
+            "SELECT min(xact_start) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        )
+    ).scalar()
+    return None if oldest is None else _aware(oldest) - CLOCK_MARGIN
+
+
 def changed_subjects(db: Database, *, since: datetime | None, limit: int = MAX_SUBJECTS) -> tuple[list[str], datetime | None]:
-    """Subjects with records received after ``since`` (all with records if None), and the newest receipt seen."""
+    """Subjects with records received after ``since`` (all with records if None), and how far the watermark may move:
+    the newest receipt seen, or (PostgreSQL) the write horizon if that is earlier (module docstring)."""
     with db.transaction() as s:
         dialect = s.get_bind().dialect.name
+        horizon = write_horizon(s)  # before the read: a writer that starts after it stamps later than the horizon
         where = "subject_uscc IS NOT NULL" + (" AND received_at > :since" if since is not None else "")
         params = {"since": _cut_text(dialect, since)} if since is not None else {}
         rows = s.execute(
@@ -113,6 +145,8 @@ def changed_subjects(db: Database, *, since: datetime | None, limit: int = MAX_S
     if not rows:
         return [], since
     latest = max(_aware(r[1]) for r in rows)
+    if horizon is not None and horizon < latest:
+        latest = horizon if since is None or horizon > since else since
     return [str(r[0]) for r in rows], latest
 
 

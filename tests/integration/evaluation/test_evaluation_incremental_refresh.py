@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import make_settings
 from tests.integration.evaluation.evaluation_data import add_record, add_subject
 from tests.integration.ingest.conftest import penalty_row, write_csv
@@ -82,3 +84,54 @@ def test_single_enterprise_mode_gives_the_batch_result(db: Database, tmp_path: P
         assert single[key] == batch[b][key]
     assert single["run_id"] != batch[b]["run_id"]
     assert read_current(db, a) == batch[a]
+
+
+def test_a_delivery_still_writing_holds_the_watermark_back_on_postgresql(db: Database, database_url: str, tmp_path: Path) -> None:
+    """A long delivery stamped at t+1 s commits after a short one stamped at t+5 s was refreshed: the watermark must
+    not have passed t+1 s, or the long one's enterprise would wait for the nightly batch."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): a delivery cannot commit behind a later one")
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from xinyidai.db import create_database_engine
+    from xinyidai.evaluation.incremental import refresh_changed
+
+    start = datetime.now(UTC)  # the database's clock dates transactions: the test's clock starts at real time
+    clock = FrozenClock(start)
+    with db.transaction() as s:
+        long_one = add_subject(s, 31)
+        short_one = add_subject(s, 32)
+    refresh_changed(db, actor=ACTOR, clock=clock, directory=tmp_path)  # first tick: the watermark is now
+    assert read_watermark(db) == start
+
+    other = create_database_engine(database_url)
+    conn = other.connect()
+    try:
+        writing = conn.begin()  # the long delivery: stamped at start + 1 s, still writing
+        rid = add_record(Session(bind=conn), "abnormal_operation", long_one,
+                         {"reason": "未报年报", "listed_on": "2026-02-01"}, received_at=start + timedelta(seconds=1))  # fmt: skip
+        conn.execute(sa.text("SELECT 1"))
+        with db.transaction() as s:  # the short delivery, stamped later, already committed
+            add_record(s, "abnormal_operation", short_one, {"reason": "未报年报", "listed_on": "2026-02-01"},
+                       received_at=start + timedelta(seconds=5))  # fmt: skip
+        clock.advance(timedelta(seconds=10))
+        first = refresh_changed(db, actor=ACTOR, clock=clock, directory=tmp_path)
+        assert first.subjects == (short_one,)
+        assert read_watermark(db) == start  # held back by the delivery still writing
+        writing.commit()
+
+        clock.advance(REFRESH_EVERY)
+        second = refresh_changed(db, actor=ACTOR, clock=clock, directory=tmp_path)
+        assert long_one in second.subjects
+        refreshed = read_current(db, long_one)
+        assert refreshed is not None
+        assert refreshed["indicators"]["abnormal_operation_listed"] == 1
+        assert read_watermark(db) == start + timedelta(seconds=5)
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        with conn.begin():
+            conn.execute(sa.text("DELETE FROM ingest_record WHERE id = :id"), {"id": rid})
+        conn.close()
+        other.dispose()
