@@ -59,19 +59,12 @@ def run(
 def prune_snapshots_command() -> None:
     """Delete the evaluation snapshots nothing needs any more (what the daily job does); print one JSON summary."""
     from xinyidai.app import build_container
-    from xinyidai.evaluation.retention import prune_snapshots, snapshot_roots
+    from xinyidai.evaluation.retention import prune_node_snapshots
 
     config = settings()
     container = build_container(config)
     try:
-        summary = prune_snapshots(
-            container.db,
-            roots=snapshot_roots(config.var_dir),
-            keep_days=config.evaluation_snapshot_keep_days,
-            keep_runs=config.evaluation_snapshot_keep_runs,
-            actor=CLI_ACTOR,
-            clock=container.clock,
-        )
+        summary = prune_node_snapshots(container.db, config, actor=CLI_ACTOR, clock=container.clock)
     finally:
         container.db.dispose()
     emit(summary.to_dict())

@@ -9,7 +9,7 @@ from typing import Any, Final
 from xinyidai.evaluation.batch import snapshot_directory
 from xinyidai.evaluation.incremental import refresh_changed
 from xinyidai.evaluation.push import register_push_jobs
-from xinyidai.evaluation.retention import prune_snapshots, snapshot_roots
+from xinyidai.evaluation.retention import prune_node_snapshots
 from xinyidai.http.container import Container
 from xinyidai.job import JobContext, JobRegistry
 from xinyidai.kernel.actor import ActorRef
@@ -42,14 +42,7 @@ def register_jobs(registry: JobRegistry, container: Container) -> None:
     )
 
     def prune(ctx: JobContext, _payload: dict[str, Any]) -> None:
-        prune_snapshots(
-            ctx.db,
-            roots=snapshot_roots(settings.var_dir),
-            keep_days=settings.evaluation_snapshot_keep_days,
-            keep_runs=settings.evaluation_snapshot_keep_runs,
-            actor=PRUNE_ACTOR,
-            clock=ctx.clock,
-        )
+        prune_node_snapshots(ctx.db, settings, actor=PRUNE_ACTOR, clock=ctx.clock)
 
     registry.register(
         PRUNE_JOB,

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
@@ -37,6 +37,9 @@ from xinyidai.evaluation.model_tables import EvaluationModelVersion
 from xinyidai.evaluation.runs_tables import EvaluationCurrent, EvaluationRun
 from xinyidai.kernel.actor import ActorRef
 from xinyidai.kernel.clock import Clock
+
+if TYPE_CHECKING:
+    from xinyidai.config import Settings
 
 #: Snapshot ids listed in one audit event (the count and the bytes cover all of them).
 AUDIT_IDS_MAX: Final = 200
@@ -166,3 +169,15 @@ def prune_snapshots(
                 clock=clock,
             )
     return summary
+
+
+def prune_node_snapshots(db: Database, settings: Settings, *, actor: ActorRef, clock: Clock) -> PruneSummary:
+    """``prune_snapshots`` over the node's snapshot directories with its keep settings (the daily job, the CLI)."""
+    return prune_snapshots(
+        db,
+        roots=snapshot_roots(settings.var_dir),
+        keep_days=settings.evaluation_snapshot_keep_days,
+        keep_runs=settings.evaluation_snapshot_keep_runs,
+        actor=actor,
+        clock=clock,
+    )

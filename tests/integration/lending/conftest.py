@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy.orm import Session
@@ -13,7 +15,7 @@ from xinyidai import principal
 from xinyidai.db import Database
 from xinyidai.kernel.actor import ActorKind
 from xinyidai.kernel.clock import FrozenClock
-from xinyidai.lending import LendingHooks, ProductRef
+from xinyidai.lending import LendingHooks, LoanRepaymentMethod, LoanTerms, ProductRef
 from xinyidai.principal import ROLE_PERMISSIONS, Principal, Role
 from xinyidai.principal.model import AuthMethod
 
@@ -88,3 +90,18 @@ def world(db: Database, clock: FrozenClock, unique: str) -> World:
         product_b=ProductRef(uuid.uuid4(), b, "榕城税易贷", credit_loan=True),
         endpoints={a: "https://bank-a.example/hooks"},
     )
+
+
+def loan_terms(**kw: object) -> LoanTerms:
+    """A credit loan of 200 万元 at 3.65 % over 12 months from 2025-10-20, repaid 等额本金; ``kw`` overrides."""
+    values: dict[str, object] = {
+        "amount_wan": Decimal(200),
+        "annual_rate_pct": Decimal("3.65"),
+        "start_on": date(2025, 10, 20),
+        "term_months": 12,
+        "method": LoanRepaymentMethod.EQUAL_PRINCIPAL,
+        "credit_loan": True,
+        "guarantee": "",
+    }
+    values.update(kw)
+    return LoanTerms(**values)  # type: ignore[arg-type]

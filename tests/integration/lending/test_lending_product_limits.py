@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.integration.lending.conftest import World
+from tests.integration.lending.conftest import World, loan_terms
 from xinyidai import lending
 from xinyidai.db import Database
 from xinyidai.kernel.clock import FrozenClock
@@ -50,17 +49,8 @@ def _approved(db: Database, clock: FrozenClock, w: World) -> lending.Application
 
 
 def _terms(**kw: object) -> LoanTerms:
-    values: dict[str, object] = {
-        "amount_wan": Decimal(200),
-        "annual_rate_pct": Decimal("4.35"),
-        "start_on": date(2025, 10, 20),
-        "term_months": 12,
-        "method": LoanRepaymentMethod.EQUAL_INSTALMENT,
-        "credit_loan": True,
-        "guarantee": "",
-    }
-    values.update(kw)
-    return LoanTerms(**values)  # type: ignore[arg-type]
+    """A loan the limited product allows (rate and method within it); ``kw`` overrides."""
+    return loan_terms(**{"annual_rate_pct": Decimal("4.35"), "method": LoanRepaymentMethod.EQUAL_INSTALMENT, **kw})
 
 
 def test_an_application_outside_the_amount_or_term_range_is_refused(db: Database, clock: FrozenClock, world: World) -> None:

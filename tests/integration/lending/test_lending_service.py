@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from tests.integration.lending.conftest import World
+from tests.integration.lending.conftest import World, loan_terms
 from xinyidai import lending
 from xinyidai.audit.tables import AuditEvent
 from xinyidai.config import Settings
@@ -26,7 +26,6 @@ from xinyidai.lending import (
     LoanClass,
     LoanRepaymentMethod,
     LoanStatus,
-    LoanTerms,
     Rejection,
     RejectionReason,
 )
@@ -57,20 +56,6 @@ def _outbox(db: Database, topic: str) -> list[OutboxMessage]:
 def _audit_actions(db: Database, target: uuid.UUID) -> list[str]:
     with db.transaction() as s:
         return list(s.scalars(sa.select(AuditEvent.action).where(AuditEvent.target_id == str(target)).order_by(AuditEvent.seq)))
-
-
-def _terms(**kw: object) -> LoanTerms:
-    values: dict[str, object] = {
-        "amount_wan": Decimal(200),
-        "annual_rate_pct": Decimal("3.65"),
-        "start_on": date(2025, 10, 20),
-        "term_months": 12,
-        "method": LoanRepaymentMethod.EQUAL_PRINCIPAL,
-        "credit_loan": True,
-        "guarantee": "",
-    }
-    values.update(kw)
-    return LoanTerms(**values)  # type: ignore[arg-type]
 
 
 def test_submit_accept_approve_with_notifications_webhooks_and_audit(db: Database, clock: FrozenClock, world: World) -> None:
@@ -283,16 +268,20 @@ def test_loan_schedule_repayments_and_renewal(db: Database, clock: FrozenClock, 
             clock=clock,
             hooks=world.hooks,
             application_id=app.id,
-            terms=_terms(amount_wan=Decimal(201)),
+            terms=loan_terms(amount_wan=Decimal(201)),
         )
-    loan = lending.register_loan(db, actor=world.officer_a, clock=clock, hooks=world.hooks, application_id=app.id, terms=_terms())
+    loan = lending.register_loan(
+        db, actor=world.officer_a, clock=clock, hooks=world.hooks, application_id=app.id, terms=loan_terms()
+    )
     assert len(loan.schedule) == 12
     assert sum(i.principal_wan for i in loan.schedule) == Decimal(200)
     assert loan.maturity_on == date(2026, 10, 20)
     assert loan.credit_loan
     assert not loan.renewal
     with pytest.raises(lending.InvalidTransition):
-        lending.register_loan(db, actor=world.officer_a, clock=clock, hooks=world.hooks, application_id=app.id, terms=_terms())
+        lending.register_loan(
+            db, actor=world.officer_a, clock=clock, hooks=world.hooks, application_id=app.id, terms=loan_terms()
+        )
     paid = lending.report_repayment(
         db,
         actor=world.officer_a,
@@ -321,7 +310,7 @@ def test_loan_schedule_repayments_and_renewal(db: Database, clock: FrozenClock, 
     )
     with pytest.raises(lending.RenewalRefused):
         lending.renew_loan(
-            db, actor=world.officer_a, clock=clock, hooks=world.hooks, loan_id=loan.id, terms=_terms(amount_wan=Decimal(100))
+            db, actor=world.officer_a, clock=clock, hooks=world.hooks, loan_id=loan.id, terms=loan_terms(amount_wan=Decimal(100))
         )
     lending.report_classification(
         db,
@@ -335,7 +324,7 @@ def test_loan_schedule_repayments_and_renewal(db: Database, clock: FrozenClock, 
     )
     with pytest.raises(lending.RenewalRefused):
         lending.renew_loan(
-            db, actor=world.officer_a, clock=clock, hooks=world.hooks, loan_id=loan.id, terms=_terms(amount_wan=Decimal(100))
+            db, actor=world.officer_a, clock=clock, hooks=world.hooks, loan_id=loan.id, terms=loan_terms(amount_wan=Decimal(100))
         )
     lending.report_classification(
         db,
@@ -349,7 +338,7 @@ def test_loan_schedule_repayments_and_renewal(db: Database, clock: FrozenClock, 
     )
     with pytest.raises(InvalidInput):  # more than the outstanding principal
         lending.renew_loan(
-            db, actor=world.officer_a, clock=clock, hooks=world.hooks, loan_id=loan.id, terms=_terms(amount_wan=Decimal(190))
+            db, actor=world.officer_a, clock=clock, hooks=world.hooks, loan_id=loan.id, terms=loan_terms(amount_wan=Decimal(190))
         )
     renewed = lending.renew_loan(
         db,
@@ -357,14 +346,14 @@ def test_loan_schedule_repayments_and_renewal(db: Database, clock: FrozenClock, 
         clock=clock,
         hooks=world.hooks,
         loan_id=loan.id,
-        terms=_terms(amount_wan=Decimal("183.333333"), start_on=date(2026, 3, 1)),
+        terms=loan_terms(amount_wan=Decimal("183.333333"), start_on=date(2026, 3, 1)),
     )
     assert renewed.renewal
     assert renewed.renewed_from_id == loan.id
     assert lending.get_loan(db, actor=world.officer_a, loan_id=loan.id).status is LoanStatus.RENEWED
     with pytest.raises(lending.RenewalRefused):
         lending.renew_loan(
-            db, actor=world.officer_a, clock=clock, hooks=world.hooks, loan_id=loan.id, terms=_terms(amount_wan=Decimal(1))
+            db, actor=world.officer_a, clock=clock, hooks=world.hooks, loan_id=loan.id, terms=loan_terms(amount_wan=Decimal(1))
         )
 
     # A defaulted loan shows up in the outcomes; the renewed one is replaced by its successor.
@@ -390,7 +379,7 @@ def test_settling_a_loan(db: Database, clock: FrozenClock, world: World) -> None
         clock=clock,
         hooks=world.hooks,
         application_id=app.id,
-        terms=_terms(method=LoanRepaymentMethod.BULLET, credit_loan=False, guarantee="房产抵押"),
+        terms=loan_terms(method=LoanRepaymentMethod.BULLET, credit_loan=False, guarantee="房产抵押"),
     )
     with pytest.raises(InvalidInput):
         lending.report_repayment(
@@ -422,7 +411,7 @@ def test_settling_a_loan(db: Database, clock: FrozenClock, world: World) -> None
 def test_overview_numbers(db: Database, clock: FrozenClock, world: World) -> None:
     base = lending.lending_overview(db, actor=world.regulator, clock=clock)
     a1 = _approved(db, clock, world)
-    lending.register_loan(db, actor=world.officer_a, clock=clock, hooks=world.hooks, application_id=a1.id, terms=_terms())
+    lending.register_loan(db, actor=world.officer_a, clock=clock, hooks=world.hooks, application_id=a1.id, terms=loan_terms())
     a2 = _approved(db, clock, world)
     lending.register_loan(
         db,
@@ -430,7 +419,7 @@ def test_overview_numbers(db: Database, clock: FrozenClock, world: World) -> Non
         clock=clock,
         hooks=world.hooks,
         application_id=a2.id,
-        terms=_terms(amount_wan=Decimal(100), credit_loan=False, guarantee="保证"),
+        terms=loan_terms(amount_wan=Decimal(100), credit_loan=False, guarantee="保证"),
     )
     rejected = _submit(db, clock, world)
     lending.accept_application(db, actor=world.officer_a, clock=clock, hooks=world.hooks, application_id=rejected.id)
