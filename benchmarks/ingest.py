@@ -13,7 +13,8 @@ database, each phase runs in a process of its own so that its peak RSS is its ow
   file.
 
 - ``stages`` (with ``--stages``): the first run again into an empty store, single-threaded, with the CPU
-  seconds of each stage per million rows (the client's; PostgreSQL's server process is not counted).
+  seconds of each stage per million rows (the client's; PostgreSQL's server process is not counted). The
+  commit is a stage of its own (on SQLite: the WAL write of the page cache and the checkpoint that follows).
 
 ``ratio`` is first-run rows/s over raw rows/s: the raw load is the limit of the machine. ``cpu_seconds`` is
 each phase's own process CPU (the figure that still means something on a shared machine). ``peak_mb`` is each
@@ -301,12 +302,16 @@ def phase_stages(url: str, path: Path, var_dir: Path) -> dict[str, Any]:
 
     ingest.ingest_file = started
 
-    def sequential(source: Any, ctx: Any, *, consume: Any, chunk_rows: int = pipeline.CHUNK_ROWS, seal: Any = None) -> None:
+    def sequential(
+        source: Any, ctx: Any, *, consume: Any, chunk_rows: int = pipeline.CHUNK_ROWS, seal: Any = None, encode: Any = None
+    ) -> None:
         for raw in readers.iter_chunks(source, chunk_rows=chunk_rows):
             prepared = frames.prepare(raw, ctx)
             if seal is not None:
                 prepared.rows = pipeline._encrypted(prepared.rows, seal)
                 prepared.sealed = True
+                if encode is not None:
+                    prepared.encoded = encode(prepared.rows)
             consume(prepared)
 
     pipeline.run_chunks = sequential
@@ -321,10 +326,20 @@ def phase_stages(url: str, path: Path, var_dir: Path) -> dict[str, Any]:
     for name in ("_publication_columns", "_retention_column"):
         clock.wrap(frames, name, "publication and retention terms")
     clock.wrap(pipeline, "_encrypted", "encryption (AES-GCM)")
-    for name in ("insert_new", "existing", "update_changed", "insert_rejects"):
+    for name in ("insert_new", "encode_new", "existing", "update_changed", "insert_rejects"):
         clock.wrap(store.BulkStore, name, "store: records, versions, rejects, indexes")
     clock.wrap(pipeline.RejectWriter, "write", "rejects file")
     clock.wrap(service, "_register_pending", "pending sources")
+    # What "other" holds: the commit (on SQLite the WAL write of every dirty page, and a checkpoint when the
+    # WAL passed its limit), the audit event, the store's set-up, and what is left (batch row, counts).
+    from sqlalchemy.orm import SessionTransaction
+
+    from xinyidai import audit
+
+    clock.wrap(SessionTransaction, "commit", "commit (WAL write; SQLite: checkpoint)")
+    clock.wrap(audit, "record", "audit event")
+    for name in ("begin", "end"):
+        clock.wrap(store.BulkStore, name, "store set-up (lock, page cache)")
     result = phase_ingest(url, path, var_dir)
     clock.leave()
     rows = max(result["rows"], 1)

@@ -119,6 +119,9 @@ class Prepared:
     values: pl.DataFrame | None = None
     #: ``rows["pii"]`` already holds ciphertext (encrypted by the worker for an item's first delivery).
     sealed: bool = False
+    #: The store's write of ``rows`` as new records, built ahead by the worker (PostgreSQL's COPY body on an
+    #: item's first delivery: the writer then only sends it, and the server does not wait for the encoding).
+    encoded: memoryview | None = None
 
 
 REJECT_SCHEMA: Mapping[str, pl.DataType | type[pl.DataType]] = {
@@ -672,6 +675,66 @@ def publication_terms(item: Item, decision: date, types_text: str | None, sector
 
 
 _SECTOR_CODES = tuple(code for code, _ in model.SECTOR_KEYWORDS)
+_TERMS_SCHEMA = {
+    "__decision": pl.Date,
+    "__types": _STR,
+    "__sectors": pl.Int64,
+    "severity": _STR,
+    "publication_rule": _STR,
+    "publication_min_end": pl.Date,
+    "publication_end": pl.Date,
+}
+_TERMS_KEY = ["__decision", "__types", "__sectors"]
+#: Per process, by item code: every (decision date, penalty types, sector bits) seen so far with its terms, and
+#: by legal-basis columns: every distinct basis text seen with its sector bits. A chunk computes only the keys
+#: the tables lack (a file repeats its decision dates, types and bases from chunk to chunk) and joins the rest.
+#: Tables are replaced, never changed in place, so a concurrent batch reads a whole one; past
+#: ``_TERMS_CACHE_LIMIT`` rows a table starts again from the keys of the chunk at hand.
+_TERMS_TABLES: dict[str, pl.DataFrame] = {}
+_SECTOR_TABLES: dict[tuple[str, ...], pl.DataFrame] = {}
+
+
+def _memo_table(
+    tables: dict[Any, pl.DataFrame],
+    name: Any,
+    keys: pl.DataFrame,
+    compute: Callable[[pl.DataFrame], pl.DataFrame],
+) -> pl.DataFrame:
+    """The memo table ``tables[name]`` completed with the distinct ``keys`` it lacks (``compute`` gives their
+    rows: the key columns, then the values)."""
+    on = keys.columns
+    distinct = keys.unique()
+    known = tables.get(name)
+    if known is not None and known.height + distinct.height > _TERMS_CACHE_LIMIT:
+        known = None
+    if known is None:
+        known = tables[name] = compute(distinct)
+        return known
+    missing = distinct.join(known, on=on, how="anti", nulls_equal=True)
+    if missing.height:
+        known = tables[name] = pl.concat([known, compute(missing)])
+    return known
+
+
+def _sector_rows(pairs: pl.DataFrame) -> pl.DataFrame:
+    """The sector bits (bit i: ``_SECTOR_CODES[i]``) of distinct legal-basis texts."""
+    bits = [
+        sum(1 << i for i, code in enumerate(_SECTOR_CODES) if code in model.penalty_sectors(*row)) for row in pairs.iter_rows()
+    ]
+    return pairs.with_columns(pl.Series("__sectors", bits, dtype=pl.Int64))
+
+
+def _terms_rows(item: Item, distinct: pl.DataFrame) -> pl.DataFrame:
+    """The publication terms of distinct (decision date, penalty types, sector bits)."""
+    rows: list[tuple[Any, ...]] = []
+    for decision, types, bits in distinct.iter_rows():
+        if decision is None:
+            rows.append((decision, types, bits, None, None, None, None))
+            continue
+        named = tuple(code for i, code in enumerate(_SECTOR_CODES) if bits & (1 << i))
+        terms = cached_publication_terms(item, decision, types, named)
+        rows.append((decision, types, bits, terms.severity, terms.rule, terms.min_end, terms.end))
+    return pl.DataFrame(rows, schema=_TERMS_SCHEMA, orient="row")
 
 
 def _publication_columns(frame: pl.DataFrame, plan: ItemPlan) -> pl.DataFrame:
@@ -689,41 +752,16 @@ def _publication_columns(frame: pl.DataFrame, plan: ItemPlan) -> pl.DataFrame:
         )
     basis = [c for c in ("CF_YJ", "CF_WFXW") if c in frame.columns]
     types_field = "CF_CFLB" if "CF_CFLB" in frame.columns else None
-    # Sectors come from a few hundred distinct legal bases: match keywords once per distinct pair.
+    # Sectors come from a few hundred distinct legal bases: keywords are matched once per distinct text.
     texts = frame.select([pl.col(c).fill_null("") for c in basis]) if basis else pl.DataFrame({"__none": [""] * n})
-    pairs = texts.unique()
-    bits = [
-        sum(1 << i for i, code in enumerate(_SECTOR_CODES) if code in model.penalty_sectors(*row)) for row in pairs.iter_rows()
-    ]
-    sector_table = pairs.with_columns(pl.Series("__sectors", bits, dtype=pl.Int64))
+    sector_table = _memo_table(_SECTOR_TABLES, tuple(texts.columns), texts, _sector_rows)
     sectors = texts.join(sector_table, on=texts.columns, how="left", maintain_order="left")["__sectors"]
     keys = frame.select(
         pl.col(item.event_date_field).str.to_date("%Y-%m-%d", strict=False).alias("__decision"),
         (pl.col(types_field) if types_field else pl.lit(None, _STR)).alias("__types"),
     ).with_columns(sectors)
-    distinct = keys.unique()
-    rows: list[tuple[Any, ...]] = []
-    for decision, types, bits in distinct.iter_rows():
-        if decision is None:
-            rows.append((decision, types, bits, None, None, None, None))
-            continue
-        named = tuple(code for i, code in enumerate(_SECTOR_CODES) if bits & (1 << i))
-        terms = cached_publication_terms(item, decision, types, named)
-        rows.append((decision, types, bits, terms.severity, terms.rule, terms.min_end, terms.end))
-    table = pl.DataFrame(
-        rows,
-        schema={
-            "__decision": pl.Date,
-            "__types": _STR,
-            "__sectors": pl.Int64,
-            "severity": _STR,
-            "publication_rule": _STR,
-            "publication_min_end": pl.Date,
-            "publication_end": pl.Date,
-        },
-        orient="row",
-    )
-    joined = keys.join(table, on=["__decision", "__types", "__sectors"], how="left", nulls_equal=True, maintain_order="left")
+    table = _memo_table(_TERMS_TABLES, item.code, keys, lambda distinct: _terms_rows(item, distinct))
+    joined = keys.join(table, on=_TERMS_KEY, how="left", nulls_equal=True, maintain_order="left")
     return joined.select("severity", "publication_rule", "publication_min_end", "publication_end")
 
 

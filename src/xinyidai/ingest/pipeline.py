@@ -76,11 +76,18 @@ def first_pass(source: SourceFile, match: HeaderMatch, ctx: ChunkContext, *, chu
 class _Producer(threading.Thread):
     """Validates chunks in the background; hands them over through a bounded queue."""
 
-    def __init__(self, chunks: Iterator[pl.DataFrame], ctx: ChunkContext, seal: PiiCipher | None) -> None:
+    def __init__(
+        self,
+        chunks: Iterator[pl.DataFrame],
+        ctx: ChunkContext,
+        seal: PiiCipher | None,
+        encode: Callable[[pl.DataFrame], memoryview | None] | None = None,
+    ) -> None:
         super().__init__(name="ingest-validate", daemon=True)
         self.chunks = chunks
         self.ctx = ctx
         self.seal = seal
+        self.encode = encode
         self.out: queue.Queue[Prepared | BaseException | None] = queue.Queue(maxsize=1)
         self.stopping = threading.Event()
 
@@ -101,6 +108,8 @@ class _Producer(threading.Thread):
                 if self.seal is not None:
                     prepared.rows = _encrypted(prepared.rows, self.seal)
                     prepared.sealed = True
+                    if self.encode is not None:
+                        prepared.encoded = self.encode(prepared.rows)
                 self._put(prepared)
             self._put(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
@@ -178,7 +187,10 @@ def write_chunk(store: BulkStore, prepared: Prepared, cipher: PiiCipher, counts:
         return
     if fresh:
         counts.accepted += rows.height
-        store.insert_new(rows if prepared.sealed else _encrypted(rows, cipher))
+        if prepared.sealed:
+            store.insert_new(rows, encoded=prepared.encoded)
+        else:
+            store.insert_new(_encrypted(rows, cipher))
         return
     known = store.existing(rows["id"])
     joined = rows.join(known, on="id", how="left", maintain_order="left")
@@ -209,10 +221,12 @@ def run_chunks(
     consume: Callable[[Prepared], None],
     chunk_rows: int = CHUNK_ROWS,
     seal: PiiCipher | None = None,
+    encode: Callable[[pl.DataFrame], memoryview | None] | None = None,
 ) -> None:
     """Validate the file's chunks in a worker thread and hand each to ``consume`` in file order; with ``seal``,
-    the worker also encrypts the personal fields (when every row will be written, as on a first delivery)."""
-    producer = _Producer(readers.iter_chunks(source, chunk_rows=chunk_rows), ctx, seal)
+    the worker also encrypts the personal fields (when every row will be written, as on a first delivery),
+    and with ``encode`` as well builds the store's write of the sealed rows (``BulkStore.encode_new``)."""
+    producer = _Producer(readers.iter_chunks(source, chunk_rows=chunk_rows), ctx, seal, encode)
     producer.start()
     try:
         for prepared in producer.results():

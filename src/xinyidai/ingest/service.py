@@ -758,39 +758,41 @@ def _register_pending(
     file_name: str,
 ) -> dict[str, str]:
     """Register the valid source codes a CLI delivery names but the platform does not know, as pending
-    sources of the item's department; one audit event lists them all. Returns code → id (hex)."""
-    rows = [
-        Source(
-            id=new_id(),
-            code=code,
-            name=(name or code)[:200],
-            department_code=item.department.code,
-            department_id=None,
-            items=[item.code],
-            modes=[SourceMode.BULK.value],
-            status=SourceStatus.PENDING.value,
-            created_at=now,
-            created_by=actor.label[:200],
-            confirmed_at=None,
-            confirmed_by=None,
-        )
+    sources of the item's department; one audit event lists them all. Returns code → id (hex).
+
+    One bulk INSERT rather than ORM objects: a file may name thousands of units, and the unit of
+    work's bookkeeping cost ≈ 0.1 ms each, paid before the first chunk is written."""
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "code": code,
+            "name": (name or code)[:200],
+            "department_code": item.department.code,
+            "department_id": None,
+            "items": [item.code],
+            "modes": [SourceMode.BULK.value],
+            "status": SourceStatus.PENDING.value,
+            "created_at": now,
+            "created_by": actor.label[:200],
+            "confirmed_at": None,
+            "confirmed_by": None,
+        }
         for code, name in names.items()
         if code not in known and uscc_rules.validate(code).valid
     ]
     if not rows:
         return {}
-    session.add_all(rows)
-    session.flush()
+    session.execute(sa.insert(Source), rows)
     audit.record(
         session,
         actor=actor,
         action="ingest.source.register_pending",
         target_type="source",
-        target_id=rows[0].id if len(rows) == 1 else None,
+        target_id=rows[0]["id"] if len(rows) == 1 else None,
         reasons=[f"批量报送文件 {file_name} 中出现未登记的数据来源单位"],
-        data={"item": item.code, "count": len(rows), "codes": [r.code for r in rows[:1000]]},
+        data={"item": item.code, "count": len(rows), "codes": [r["code"] for r in rows[:1000]]},
     )
-    return {r.code: r.id.hex for r in rows}
+    return {r["code"]: r["id"].hex for r in rows}
 
 
 def _first_delivery(session: Session, item_code: str) -> bool:
@@ -888,7 +890,14 @@ def _run_batch(
                     store.insert_rejects(prepared.rejects)
                     rejects.write(prepared.rejects)
 
-                pipeline.run_chunks(opened, run_ctx, consume=consume, chunk_rows=chunk_rows, seal=cipher if fresh else None)
+                pipeline.run_chunks(
+                    opened,
+                    run_ctx,
+                    consume=consume,
+                    chunk_rows=chunk_rows,
+                    seal=cipher if fresh else None,
+                    encode=store.encode_new if fresh else None,
+                )
             finally:
                 store.end()
             if not counts.balanced():  # pragma: no cover - a bug, never a data problem

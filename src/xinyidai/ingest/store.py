@@ -159,6 +159,7 @@ class BulkStore:
         else:
             with self.raw.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"xinyidai.ingest:{self.item_code}",))
+            self._pg_constants()  # made here, before a worker thread reads them (``encode_new``)
 
     def end(self) -> None:
         """Restore connection settings changed by ``begin``."""
@@ -217,11 +218,20 @@ class BulkStore:
             pl.lit(received).alias("received_at"),
         )
 
-    def _copy(self, table: str, frame: pl.DataFrame, kinds: Mapping[str, Kind], constants: Mapping[str, bytes]) -> None:
+    def _copy(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        kinds: Mapping[str, Kind],
+        constants: Mapping[str, bytes],
+        *,
+        body: memoryview | None = None,
+    ) -> None:
         """COPY the rows in PostgreSQL's binary format (``pgcopy``): the ``constants`` (the same on every row,
-        already encoded) and the ``kinds`` columns of ``frame``."""
+        already encoded) and the ``kinds`` columns of ``frame``; ``body``: that encoding, made ahead."""
         columns = ", ".join([*constants, *kinds])
-        body = pgcopy.encode(frame, kinds, constants=list(constants.values()))
+        if body is None:
+            body = pgcopy.encode(frame, kinds, constants=list(constants.values()))
         with self.raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)") as copy:
             copy.write(pgcopy.SIGNATURE)
             copy.write(body)
@@ -276,13 +286,24 @@ class BulkStore:
         values = ", ".join(constants.get(c, _sqlite_mark(c)) for c in RECORD_COLUMNS)
         return f"INSERT INTO ingest_record ({', '.join(RECORD_COLUMNS)}) VALUES ({values})"
 
-    def insert_new(self, rows: pl.DataFrame) -> None:
-        """Insert records that are not in the store yet (version 1), in id order (the index fills in order)."""
+    def encode_new(self, rows: pl.DataFrame) -> memoryview | None:
+        """What ``insert_new(rows)`` sends, built ahead: on PostgreSQL the COPY body (pure column work, safe in
+        the worker thread, so that the server is not kept waiting for it between chunks); None on SQLite,
+        whose writes bind values and whose worker is the busier thread already."""
+        if self.dialect == "sqlite" or rows.is_empty():
+            return None
+        return pgcopy.encode(rows.sort("id"), _PG_VARYING, constants=list(self._pg_constants().values()))
+
+    def insert_new(self, rows: pl.DataFrame, *, encoded: memoryview | None = None) -> None:
+        """Insert records that are not in the store yet (version 1), in id order (the index fills in order);
+        ``encoded``: ``encode_new(rows)``, made ahead."""
         if rows.is_empty():
             return
         if self.dialect == "sqlite":
             varying = self._record_frame(rows.sort("id"), version=1).select(self._VARYING)
             self.raw.executemany(self._sqlite_insert(), _tuples(_sqlite_values(varying)))
+        elif encoded is not None:
+            self._copy("ingest_record", rows, _PG_VARYING, self._pg_constants(), body=encoded)
         else:
             self._copy("ingest_record", rows.sort("id"), _PG_VARYING, self._pg_constants())
 
