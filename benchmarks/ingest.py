@@ -9,7 +9,7 @@ database, each phase runs in a process of its own so that its peak RSS is its ow
 - ``rerun``: the same file again (recognised by its SHA-256: nothing re-applied);
 - ``compare``: the same rows in a file with other bytes (every row compared with the store, all unchanged);
 - ``raw``: the same rows loaded raw — COPY on PostgreSQL, one-transaction ``executemany`` on SQLite — into
-  a bare table with the same indexes as the record store (unique natural key, subject, batch), from the same
+  a bare table with the same indexes as the record store (unique natural key, subject, batch, receipt time), from the same
   file.
 
 - ``stages`` (with ``--stages``): the first run again into an empty store, single-threaded, with the CPU
@@ -362,18 +362,23 @@ def phase_raw(url: str, path: Path) -> dict[str, Any]:
 
     with path.open(encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle))
-    # The record store's three indexes: identity (here the natural key itself, unique), subject, and batch — a
-    # column the load does not send, the same on every row (its default), as a batch's rows share one key.
-    columns = ", ".join([*(f'"{c}" TEXT' for c in header), f"batch_id TEXT NOT NULL DEFAULT '{uuid.uuid4().hex}'"])
-    names = ", ".join(f'"{c}"' for c in header)
+    # The record store's four indexes: identity (here the natural key itself, unique), subject, batch and time of
+    # receipt — the last two columns the load does not send, the same on every row (their defaults), as a batch's
+    # rows share one batch and one time.
     engine = create_database_engine(url)
     kind = engine.dialect.name
+    received = "TEXT NOT NULL DEFAULT '2026-06-30 02:00:00.000000'" if kind == "sqlite" else "timestamptz NOT NULL DEFAULT now()"
+    columns = ", ".join(
+        [*(f'"{c}" TEXT' for c in header), f"batch_id TEXT NOT NULL DEFAULT '{uuid.uuid4().hex}'", f"received_at {received}"]
+    )
+    names = ", ".join(f'"{c}"' for c in header)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS bench_raw"))
         conn.execute(sa.text(f"CREATE TABLE bench_raw ({columns})"))
         conn.execute(sa.text('CREATE UNIQUE INDEX ix_bench_raw_key ON bench_raw ("CF_WSH", "CF_CFJGDM")'))
         conn.execute(sa.text('CREATE INDEX ix_bench_raw_subject ON bench_raw ("CF_XDR_SHXYM")'))
         conn.execute(sa.text("CREATE INDEX ix_bench_raw_batch ON bench_raw (batch_id)"))
+        conn.execute(sa.text("CREATE INDEX ix_bench_raw_received ON bench_raw (received_at)"))
     rows = 0
     started = time.perf_counter()
     cpu = time.process_time()

@@ -135,9 +135,13 @@ def changed_subjects(db: Database, *, since: datetime | None, limit: int = MAX_S
         horizon = write_horizon(s)  # before the read: a writer that starts after it stamps later than the horizon
         where = "subject_uscc IS NOT NULL" + (" AND received_at > :since" if since is not None else "")
         params = {"since": _cut_text(dialect, since)} if since is not None else {}
+        # The range on the receipt index: SQLite's planner would rather walk the subject index for the GROUP BY, and
+        # look up every row of the table (40 CPU-s at 10M records, every tick).
+        ranged = dialect == "sqlite" and since is not None
+        table = "ingest_record INDEXED BY ix_ingest_record_received_at" if ranged else "ingest_record"
         rows = s.execute(
             sa.text(
-                f"SELECT subject_uscc, max(received_at) AS latest FROM ingest_record WHERE {where} "
+                f"SELECT subject_uscc, max(received_at) AS latest FROM {table} WHERE {where} "
                 "GROUP BY subject_uscc ORDER BY max(received_at) LIMIT :limit"
             ),
             {**params, "limit": limit},
