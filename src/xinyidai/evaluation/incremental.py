@@ -3,7 +3,8 @@
 ``refresh`` takes the same steps as a batch run — ``write_snapshot(subjects=…)``, the same Ibis indicator
 expressions, the same ``score_batch`` kernel — and upserts the rows into ``evaluation_current`` under a
 run of mode ``incremental``, so a refreshed evaluation is indistinguishable from a batch one for the same
-records. ``refresh_changed`` finds the subjects whose records were received since the watermark.
+records. ``refresh_changed`` finds the subjects whose records were received since the watermark, and those whose
+records were repaired since (a repair receives no record: the audit log, read by ``seq``, is the change feed).
 
 The watermark must never pass a record that is still to be committed. A delivery stamps its records'
 ``received_at`` when its transaction begins, and commits when it ends: on SQLite writers are serialised
@@ -28,6 +29,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from xinyidai import audit
+from xinyidai.audit.tables import AuditEvent
 from xinyidai.db import Database
 from xinyidai.evaluation.batch import (
     _Constants,
@@ -50,6 +52,9 @@ from xinyidai.kernel.clock import Clock, today
 WATERMARK: Final = "records"
 #: At most this many subjects per refresh; the rest wait for the next tick (the batch covers everyone).
 MAX_SUBJECTS: Final = 5_000
+#: Audit actions after which an enterprise's evaluation changes though no record is received: a repair (信用修复)
+#: ends the record's publication at once, and the enterprise should not wait for the nightly batch to see it.
+CHANGE_ACTIONS: Final = ("ingest.record.repair",)
 #: How far the clocks of the platform's servers (``received_at``) and of PostgreSQL (transaction starts) may differ.
 CLOCK_MARGIN: Final = timedelta(seconds=5)
 
@@ -168,26 +173,66 @@ def read_watermark(db: Database) -> datetime | None:
         return row.received_at if row is not None else None
 
 
-def _move_watermark(db: Database, to: datetime, clock: Clock) -> None:
+def read_audit_watermark(db: Database) -> int | None:
+    """The ``seq`` of the last audit event the incremental refresh has read (None before its first tick)."""
+    with db.transaction() as s:
+        row = s.get(EvaluationWatermark, WATERMARK)
+        return row.audit_seq if row is not None else None
+
+
+def changed_by_events(db: Database, *, after: int | None, limit: int = MAX_SUBJECTS) -> tuple[list[str], int]:
+    """Subjects of ``CHANGE_ACTIONS`` events after ``after`` (none when None: the log's head is where to start), and
+    the ``seq`` the watermark may move to.
+
+    The log is a change feed in commit order: an event's ``seq`` is given under the chain's lock, held to commit
+    (``audit.record``), so once the head is read no event at or below it can still be uncommitted."""
+    with db.transaction() as s:
+        head = int(s.scalar(sa.select(sa.func.max(AuditEvent.seq))) or 0)
+        if after is None:
+            return [], head
+        rows = s.execute(
+            sa.select(AuditEvent.seq, AuditEvent.subject)
+            .where(
+                AuditEvent.seq > after,
+                AuditEvent.seq <= head,
+                AuditEvent.action.in_(CHANGE_ACTIONS),
+                AuditEvent.subject.is_not(None),
+            )
+            .order_by(AuditEvent.seq)
+            .limit(limit)
+        ).all()
+    if len(rows) == limit:  # more may follow: move only past what was read
+        head = int(rows[-1][0])
+    return sorted({str(r[1]) for r in rows}), head
+
+
+def _move_watermark(db: Database, to: datetime, clock: Clock, *, audit_seq: int | None = None) -> None:
     with db.transaction() as s:
         row = s.get(EvaluationWatermark, WATERMARK, with_for_update=True)
         if row is None:
-            s.add(EvaluationWatermark(name=WATERMARK, received_at=to, updated_at=clock.now()))
-        elif to > row.received_at:
+            s.add(EvaluationWatermark(name=WATERMARK, received_at=to, audit_seq=audit_seq, updated_at=clock.now()))
+            return
+        if to > row.received_at:
             row.received_at, row.updated_at = to, clock.now()
+        if audit_seq is not None and (row.audit_seq is None or audit_seq > row.audit_seq):
+            row.audit_seq, row.updated_at = audit_seq, clock.now()
 
 
 def refresh_changed(db: Database, *, actor: ActorRef, clock: Clock, directory: Path) -> RefreshSummary:
-    """Refresh the subjects whose records arrived since the watermark, then move the watermark.
+    """Refresh the subjects whose records arrived since the watermark, or whose records were repaired since (audit
+    log), then move the watermarks.
 
-    The first tick (no watermark) only sets the watermark to now: evaluating everyone is the batch's job.
+    The first tick (no watermark) only sets the watermarks to now and to the log's head: evaluating everyone is the
+    batch's job.
     """
     since = read_watermark(db)
     if since is None:
-        _move_watermark(db, clock.now(), clock)
+        _, head = changed_by_events(db, after=None)
+        _move_watermark(db, clock.now(), clock, audit_seq=head)
         return RefreshSummary(None, (), {}, 0.0)
     subjects, latest = changed_subjects(db, since=since)
-    summary = refresh(db, actor=actor, clock=clock, directory=directory, subjects=subjects)
-    if latest is not None:
-        _move_watermark(db, latest, clock)
+    repaired, seq = changed_by_events(db, after=read_audit_watermark(db))
+    chosen = sorted(set(subjects) | set(repaired))
+    summary = refresh(db, actor=actor, clock=clock, directory=directory, subjects=chosen)
+    _move_watermark(db, latest if latest is not None else since, clock, audit_seq=seq)
     return summary

@@ -73,12 +73,15 @@ class EvaluationCurrent(Base):
 
 
 class EvaluationWatermark(Base):
-    """How far the incremental refresh has read the record store (``received_at`` of the latest record seen)."""
+    """How far the incremental refresh has read the record store (``received_at`` of the latest record seen) and the
+    audit log (``seq`` of the latest event read for changes that receive no record, such as a repair)."""
 
     __tablename__ = "evaluation_watermark"
 
     name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     received_at: Mapped[datetime] = mapped_column()
+    #: None until the first tick after the column was added (migration 0016) reads the log's head.
+    audit_seq: Mapped[int | None] = mapped_column(sa.BigInteger)
     updated_at: Mapped[datetime] = mapped_column()
 
 

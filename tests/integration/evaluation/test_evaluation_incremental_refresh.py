@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_settings
-from tests.integration.evaluation.evaluation_data import add_record, add_subject
+from tests.integration.evaluation.evaluation_data import add_record, add_subject, penalty
 from tests.integration.ingest.conftest import penalty_row, write_csv
 from xinyidai import ingest
 from xinyidai.app import build_container
 from xinyidai.db import Database
 from xinyidai.evaluation.batch import read_current, run_evaluation
-from xinyidai.evaluation.incremental import read_watermark, refresh
+from xinyidai.evaluation.incremental import read_audit_watermark, read_watermark, refresh
 from xinyidai.evaluation.jobs import REFRESH_EVERY, REFRESH_JOB, register_jobs
 from xinyidai.job import JobContext, JobRegistry
 from xinyidai.kernel.actor import ActorRef
@@ -135,3 +135,44 @@ def test_a_delivery_still_writing_holds_the_watermark_back_on_postgresql(db: Dat
             conn.execute(sa.text("DELETE FROM ingest_record WHERE id = :id"), {"id": rid})
         conn.close()
         other.dispose()
+
+
+def test_a_repair_raises_the_grade_at_the_next_tick(db: Database, database_url: str, tmp_path: Path) -> None:
+    """A repair receives no record; the refresh reads it from the audit log and re-evaluates within seconds."""
+    clock = FrozenClock(datetime(2026, 6, 30, 2, tzinfo=UTC))
+    with db.transaction() as s:
+        uscc = add_subject(s, 41, established_on=date(2012, 1, 1), capital="600")
+        add_subject(s, 42)  # repaired nothing: not refreshed
+        rid = penalty(s, uscc, decided=date(2026, 3, 1), received_at=datetime(2026, 3, 5, tzinfo=UTC), severity="serious")
+    container = build_container(make_settings(database_url, var_dir=tmp_path / "var"), db=db, clock=clock)
+    run_evaluation(container, actor=ACTOR)
+    before = read_current(db, uscc)
+    assert before is not None
+    assert before["indicators"]["penalty_count"] == 1
+
+    registry = JobRegistry()
+    register_jobs(registry, container)
+    kind = registry.get(REFRESH_JOB)
+    assert kind is not None
+    context: dict[str, Any] = {"db": db, "clock": clock, "job_id": uuid.uuid4(), "attempt": 1, "services": {}}
+    kind.handler(JobContext(**context), {})  # first tick: both watermarks set, nothing refreshed
+    seq = read_audit_watermark(db)
+    assert seq is not None
+
+    clock.advance(timedelta(days=1))
+    with db.transaction() as s:
+        ingest.mark_repaired(s, actor=ACTOR, clock=clock, record_id=rid, reason="已完成信用修复")
+    clock.advance(REFRESH_EVERY)
+    kind.handler(JobContext(**context), {})
+    after = read_current(db, uscc)
+    assert after is not None
+    assert after["indicators"]["penalty_count"] == 0
+    assert after["rule_score"] > before["rule_score"]
+    assert after["run_id"] != before["run_id"]
+    moved = read_audit_watermark(db)
+    assert moved is not None
+    assert moved > seq
+
+    clock.advance(REFRESH_EVERY)  # read once: the next tick refreshes nobody
+    kind.handler(JobContext(**context), {})
+    assert read_current(db, uscc) == after
