@@ -10,6 +10,7 @@ from xinyidai.audit.checkpoint import (
     origin_for,
     verify_checkpoint,
 )
+from xinyidai.audit.feed import SubjectEvents, head, subject_events
 from xinyidai.audit.keyrotation import ColumnRotation, DigestWouldChange, pending_rotation, rotate_pii
 from xinyidai.audit.model import (
     ChainProblem,
@@ -57,6 +58,7 @@ __all__ = [
     "LogProblem",
     "LogReport",
     "NotCheckpointed",
+    "SubjectEvents",
     "TrailDecision",
     "TrailIntegrityError",
     "TrailKeys",
@@ -65,6 +67,7 @@ __all__ = [
     "checkpoint_at",
     "count_since",
     "create_checkpoint",
+    "head",
     "integrate",
     "is_access_action",
     "keys_from_settings",
@@ -78,6 +81,7 @@ __all__ = [
     "recent",
     "record",
     "rotate_pii",
+    "subject_events",
     "verify",
     "verify_checkpoint",
     "verify_log",

@@ -29,7 +29,6 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from xinyidai import audit
-from xinyidai.audit.tables import AuditEvent
 from xinyidai.db import Database
 from xinyidai.evaluation.batch import (
     _Constants,
@@ -182,28 +181,12 @@ def read_audit_watermark(db: Database) -> int | None:
 
 def changed_by_events(db: Database, *, after: int | None, limit: int = MAX_SUBJECTS) -> tuple[list[str], int]:
     """Subjects of ``CHANGE_ACTIONS`` events after ``after`` (none when None: the log's head is where to start), and
-    the ``seq`` the watermark may move to.
-
-    The log is a change feed in commit order: an event's ``seq`` is given under the chain's lock, held to commit
-    (``audit.record``), so once the head is read no event at or below it can still be uncommitted."""
+    the ``seq`` the watermark may move to (``audit.subject_events``: the log is a change feed in commit order)."""
     with db.transaction() as s:
-        head = int(s.scalar(sa.select(sa.func.max(AuditEvent.seq))) or 0)
         if after is None:
-            return [], head
-        rows = s.execute(
-            sa.select(AuditEvent.seq, AuditEvent.subject)
-            .where(
-                AuditEvent.seq > after,
-                AuditEvent.seq <= head,
-                AuditEvent.action.in_(CHANGE_ACTIONS),
-                AuditEvent.subject.is_not(None),
-            )
-            .order_by(AuditEvent.seq)
-            .limit(limit)
-        ).all()
-    if len(rows) == limit:  # more may follow: move only past what was read
-        head = int(rows[-1][0])
-    return sorted({str(r[1]) for r in rows}), head
+            return [], audit.head(s)
+        page = audit.subject_events(s, after=after, actions=CHANGE_ACTIONS, limit=limit)
+    return list(page.subjects), page.next_after
 
 
 def _move_watermark(db: Database, to: datetime, clock: Clock, *, audit_seq: int | None = None) -> None:
