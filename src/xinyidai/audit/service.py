@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,6 +33,51 @@ _LOCK = sa.select(sa.func.pg_advisory_xact_lock(_PG_CHAIN_LOCK))
 _INSERT = sa.insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
 
 
+class AppendedEvent(NamedTuple):
+    """An event as `record` appended it: the stored values, under the names of `AuditEvent`'s columns.
+
+    Not a mapped `AuditEvent`: the log is append-only and nothing updates an event through the ORM, and building an
+    instrumented instance cost about a quarter of an append (issue 4's report endpoint appends two per request)."""
+
+    id: uuid.UUID
+    seq: int
+    occurred_at: datetime
+    node_id: str
+    actor_kind: str
+    actor_id: str
+    actor_label: str
+    action: str
+    subject: str | None
+    target_type: str | None
+    target_id: str | None
+    reasons: list[str]
+    request_id: str | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+#: Scalar types that JSON stores and reads back unchanged (`jsonable` would return an equal value).
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """`jsonable(value)` — the value as it will read back from the database — without the JSON round trip when
+    it is already plain JSON (str keys; str, int, float, bool, None, lists, dicts of exactly those types, as the
+    access events' data are): copied as is. Anything else (tuples, enums, UUIDs, dates, other keys) goes
+    through `jsonable`, which decides what it becomes."""
+    kind = type(value)
+    if kind is dict:
+        if all(type(k) is str for k in value):
+            return {k: _plain(v) for k, v in value.items()}
+        return jsonable(value)
+    if kind is list:
+        return [_plain(v) for v in value]
+    if kind in _JSON_SCALARS:
+        return value
+    return jsonable(value)
+
+
 def record(
     session: Session,
     *,
@@ -43,12 +89,12 @@ def record(
     reasons: Sequence[str] = (),
     data: dict[str, Any] | None = None,
     clock: Clock | None = None,
-) -> AuditEvent:
+) -> AppendedEvent:
     """Append one event to the chain in the caller's transaction; it commits or rolls back with the change.
 
     The caller's pending changes are flushed first (so the event follows what it records), then the row is
-    written with one Core INSERT: the returned `AuditEvent` carries the stored values but is not attached to
-    the session (the log is append-only; nothing updates an event through the ORM).
+    written with one Core INSERT; the returned `AppendedEvent` carries the stored values (nothing is attached to
+    the session: the log is append-only).
     """
     session.flush()
     # The chain's statements are Core statements run on the transaction's connection: no ORM execution layer
@@ -69,7 +115,7 @@ def record(
         target_id=None if target_id is None else str(target_id),
         reasons=[str(r) for r in reasons],
         request_id=current_request_id(),
-        data=jsonable(data or {}),
+        data=_plain(data) if data else {},
         prev_hash=prev,
     )
     values: dict[str, Any] = {
@@ -92,7 +138,7 @@ def record(
     }
     conn.execute(_INSERT, values)
     _remember_head(session, seq, values["hash"])
-    return AuditEvent(**values)
+    return AppendedEvent(**values)
 
 
 #: Key in `Session.info` of the chain head this session's transaction appended last: (transaction, seq, hash).

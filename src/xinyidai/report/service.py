@@ -1,7 +1,8 @@
 """Report use cases: issue the public, authorized and special reports; serve them to their owner; verify them.
 
-Records come from `ingest.visible_records` (read first, in its own read transaction); the access
-decision, the number, the stored report and its audit event are then one write transaction.
+The public and authorized reports are one transaction each: the access decision (authorized report), the records
+(`ingest.report_records`, read in that transaction), the number, the stored report and its audit events. The special
+report reads `ingest.visible_records` first, in a read transaction of its own.
 """
 
 from __future__ import annotations
@@ -147,6 +148,8 @@ class _Disclosure:
     public: tuple[str, ...]
     private: tuple[str, ...]
     public_set: frozenset[str]
+    #: Every item of the version.
+    every: frozenset[str]
 
 
 @functools.lru_cache(maxsize=8)
@@ -156,7 +159,7 @@ def _disclosure(version_key: str) -> _Disclosure:
     items = [item for category in version.categories for item in version.items_in(category.code)]
     public = tuple(i.code for i in items if i.disclosure is catalog.Disclosure.PUBLIC)
     private = tuple(i.code for i in items if i.disclosure is not catalog.Disclosure.PUBLIC)
-    return _Disclosure(public, private, frozenset(public))
+    return _Disclosure(public, private, frozenset(public), frozenset(public + private))
 
 
 def _disclosure_on(day: date) -> _Disclosure:
@@ -422,19 +425,19 @@ def create_public_report(db: Database, *, actor: Principal | None, clock: Clock,
     code = _normalize_uscc(uscc)
     day = today(clock)
     layout = load_layout()
-    records = ingest.report_records(db, uscc=code, items=_disclosure_on(day).public, as_of=day)
-    entries = _entries(records)
-    draft = _Draft(
-        kind=ReportKind.PUBLIC,
-        title=layout.public_title,
-        uscc=code,
-        subject_name=_subject_name(records),
-        sections=build_sections(entries, layout.public_sections),
-        advice=advice(entries, layout),
-        extra={"scope": "public"},
-        owner=_owner_of(actor),
-    )
     with db.transaction() as s:
+        records = ingest.report_records(s, uscc=code, items=_disclosure_on(day).public, as_of=day)
+        entries = _entries(records)
+        draft = _Draft(
+            kind=ReportKind.PUBLIC,
+            title=layout.public_title,
+            uscc=code,
+            subject_name=_subject_name(records),
+            sections=build_sections(entries, layout.public_sections),
+            advice=advice(entries, layout),
+            extra={"scope": "public"},
+            owner=_owner_of(actor),
+        )
         return _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
 
 
@@ -460,9 +463,15 @@ def create_authorized_report(
     layout = load_layout()
     split = _disclosure_on(day)
     public, private = split.public_set, split.private
-    records = ingest.report_records(db, uscc=code, items=split.public + private, as_of=day)
     refused: consent.AccessCheck | None = None
     with db.transaction() as s:
+        # The records are read in the report's transaction (one transaction per report), before the decision: the
+        # decision takes the authorization's row lock and its audit event the chain lock, held until commit, and
+        # the read does not lengthen them. Every item of the version is wanted, so the rows are kept by that item
+        # set here rather than by an IN list of all of them in the query (whose expansion SQLAlchemy redoes on
+        # every execution): the same rows in the same order.
+        every = split.every
+        records = [r for r in ingest.report_records(s, uscc=code, as_of=day) if r.item_code in every]
         check = consent.check_access(
             s,
             principal=actor,

@@ -1,0 +1,172 @@
+"""The authorized report's cheaper path (issue 4, session 5) keeps its guarantees: one transaction per pull, the records
+read in it (before the access decision, whose locks it does not lengthen); the records read in a caller's transaction
+see that transaction; an appended audit event is returned as stored."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tests.factories import PASSWORD
+from tests.integration.consent.consent_support import SUBJECT, People, terms
+from tests.integration.report.report_support import ADMIN
+from xinyidai import audit, consent, ingest, report
+from xinyidai.audit.service import AppendedEvent
+from xinyidai.audit.tables import AuditEvent
+from xinyidai.consent import AccessDenied, Keyring, Purpose
+from xinyidai.db import Database
+from xinyidai.kernel.clock import FrozenClock
+from xinyidai.report.tables import Report
+
+AS_OF = date(2026, 6, 30)
+
+
+def _authorize(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> uuid.UUID:
+    view = consent.request_authorization(db, actor=people.officer_a, clock=clock, enterprise_uscc=SUBJECT, terms=terms(clock))
+    consent.approve_authorization(
+        db, actor=people.enterprise, clock=clock, keyring=keyring, authorization_id=view.id, password=PASSWORD
+    )
+    return view.id
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, db: Database) -> list[int]:
+    """Count the transactions `db` opens from now on."""
+    opened: list[int] = []
+    original: Callable[[], AbstractContextManager[Session]] = db.transaction
+
+    def transaction() -> AbstractContextManager[Session]:
+        opened.append(1)
+        return original()
+
+    monkeypatch.setattr(db, "transaction", transaction)
+    return opened
+
+
+def _events(db: Database, action: str) -> list[AuditEvent]:
+    with db.transaction() as s:
+        return list(s.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)))
+
+
+def test_an_authorized_pull_is_one_transaction_with_its_events_and_report(
+    db: Database, clock: FrozenClock, people: People, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth_id = _authorize(db, clock, people, keyring)
+    opened = _counting(monkeypatch, db)
+    doc = report.create_authorized_report(
+        db,
+        actor=people.officer_a,
+        clock=clock,
+        keyring=keyring,
+        uscc=SUBJECT,
+        authorization_id=auth_id,
+        purpose=Purpose.CREDIT_APPROVAL,
+    )
+    assert len(opened) == 1
+    monkeypatch.undo()
+    pull, issue = _events(db, "consent.access.pull")[-1], _events(db, "report.authorized.issue")[-1]
+    # The issue event chains on the pull event it follows in the same transaction.
+    assert issue.seq == pull.seq + 1
+    assert issue.prev_hash == pull.hash
+    assert doc.content["authorization"]["access_event_id"] == str(pull.id)
+    assert issue.target_id == str(doc.id)
+    with db.transaction() as s:
+        stored = s.scalar(sa.select(Report).where(Report.id == doc.id))
+        assert stored is not None
+        assert stored.content_sha256 == doc.sha256 == report.content_sha256(stored.content)
+    # The same content as the records the store shows for the authorized items (public ones and the data range aside).
+    shown = {r.item_code for r in ingest.visible_records(db, uscc=SUBJECT, as_of=AS_OF)}
+    items = {e["item_code"] for s in doc.content["sections"] for e in s["entries"]}
+    assert items <= shown
+    assert {"admin_penalty", "admin_coercion", "utility_payment"} <= items
+
+
+def test_the_records_are_read_in_the_decisions_transaction_and_a_refusal_stays(
+    db: Database, clock: FrozenClock, people: People, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth_id = _authorize(db, clock, people, keyring)
+    sessions: list[tuple[str, object]] = []
+    read, check = ingest.report_records, consent.check_access
+
+    def reading(source: Any, **kwargs: Any) -> list[ingest.ReportRecord]:
+        sessions.append(("read", source))
+        return read(source, **kwargs)
+
+    def checking(session: Session, **kwargs: Any) -> consent.AccessCheck:
+        sessions.append(("check", session))
+        return check(session, **kwargs)
+
+    monkeypatch.setattr(ingest, "report_records", reading)
+    monkeypatch.setattr(consent, "check_access", checking)
+    pull: dict[str, Any] = {
+        "actor": people.officer_a,
+        "clock": clock,
+        "keyring": keyring,
+        "uscc": SUBJECT,
+        "authorization_id": auth_id,
+    }
+    with pytest.raises(AccessDenied):
+        report.create_authorized_report(db, **pull, purpose=Purpose.GUARANTEE)
+    # The refusal's event is committed even though the pull raised; nothing is issued.
+    assert _events(db, "consent.access.denied")[-1].target_id == str(auth_id)
+    assert not _events(db, "report.authorized.issue")
+    sessions.clear()
+    report.create_authorized_report(db, **pull, purpose=Purpose.CREDIT_APPROVAL)
+    # Read before the decision (so the row and chain locks it takes are not held longer), in its session.
+    assert [step for step, _ in sessions] == ["read", "check"]
+    assert isinstance(sessions[0][1], Session)
+    assert sessions[0][1] is sessions[1][1]
+
+
+class _Rollback(Exception):
+    pass
+
+
+def test_report_records_read_in_the_callers_transaction(db: Database, clock: FrozenClock) -> None:
+    before = ingest.report_records(db, uscc=SUBJECT, as_of=AS_OF)
+    penalty = next(r for r in before if r.item_code == "admin_penalty")
+    with pytest.raises(_Rollback), db.transaction() as s:
+        ingest.mark_repaired(s, actor=ADMIN, clock=clock, record_id=penalty.id, reason="信用修复通过")
+        # Not yet committed: only this transaction sees the repair (its publication ended).
+        inside = ingest.report_records(s, uscc=SUBJECT, as_of=AS_OF)
+        assert [r.id for r in inside] == [r.id for r in before if r.id != penalty.id]
+        raise _Rollback
+    assert ingest.report_records(db, uscc=SUBJECT, as_of=AS_OF) == before
+
+
+class _Colour(StrEnum):
+    RED = "red"
+
+
+@pytest.fixture
+def appended(db: Database) -> tuple[AppendedEvent, AuditEvent]:
+    data = {"plain": {"a": [1, 2.5, None, True]}, "id": uuid.UUID(int=7), "pair": (1, 2), "colour": _Colour.RED, "keys": {1: "x"}}
+    with db.transaction() as s:
+        event = audit.record(s, actor=ADMIN, action="test.fastpath", subject=SUBJECT, reasons=["r: 1"], data=data)
+    with db.transaction() as s:
+        row = s.scalar(sa.select(AuditEvent).where(AuditEvent.id == event.id))
+        assert row is not None
+        s.expunge(row)
+    return event, row
+
+
+def test_the_appended_event_is_the_stored_row(appended: tuple[AppendedEvent, AuditEvent]) -> None:
+    event, row = appended
+    for name in event._fields:
+        assert getattr(event, name) == getattr(row, name), name
+    # Values that are not plain JSON are stored as they read back (what `jsonable` makes of them).
+    assert event.data == {
+        "plain": {"a": [1, 2.5, None, True]},
+        "id": str(uuid.UUID(int=7)),
+        "pair": [1, 2],
+        "colour": "red",
+        "keys": {"1": "x"},
+    }
+    assert type(event.data["colour"]) is str
