@@ -101,9 +101,9 @@ def record(
     # (which costs more than the statement itself on SQLite) for rows that are never mapped objects.
     conn = session.connection()
     seq, prev = _next_link(session, conn)
-    rec = EventRecord(
+    event = AppendedEvent(
+        id=new_id(),
         seq=seq,
-        id=str(new_id()),
         occurred_at=(clock or _clock).now(),
         node_id=str(session.info.get("node_id", "unknown")),
         actor_kind=actor.kind.value,
@@ -117,28 +117,14 @@ def record(
         request_id=current_request_id(),
         data=_plain(data) if data else {},
         prev_hash=prev,
+        hash="",
     )
-    values: dict[str, Any] = {
-        "id": uuid.UUID(rec.id),
-        "seq": rec.seq,
-        "occurred_at": rec.occurred_at,
-        "node_id": rec.node_id,
-        "actor_kind": rec.actor_kind,
-        "actor_id": rec.actor_id,
-        "actor_label": rec.actor_label,
-        "action": rec.action,
-        "subject": rec.subject,
-        "target_type": rec.target_type,
-        "target_id": rec.target_id,
-        "reasons": rec.reasons,
-        "request_id": rec.request_id,
-        "data": rec.data,
-        "prev_hash": rec.prev_hash,
-        "hash": event_hash(rec),
-    }
-    conn.execute(_INSERT, values)
-    _remember_head(session, seq, values["hash"])
-    return AppendedEvent(**values)
+    # The hashed form names the event by the text of its id; the row stores the UUID.
+    hashed = EventRecord(**{**event._asdict(), "id": str(event.id)})
+    event = event._replace(hash=event_hash(hashed))
+    conn.execute(_INSERT, event._asdict())
+    _remember_head(session, seq, event.hash)
+    return event
 
 
 #: Key in `Session.info` of the chain head this session's transaction appended last: (transaction, seq, hash).
