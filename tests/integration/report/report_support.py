@@ -1,19 +1,28 @@
-"""Helpers of the report tests: small department files for one subject, ingested through `ingest.ingest_file`."""
+"""Helpers of the report tests: small department files for one subject, ingested through `ingest.ingest_file`; an
+authorization approved for it, the authorized report pulled under it, and the audit events a test looks at."""
 
 from __future__ import annotations
 
 import csv
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from xinyidai import ingest
+import sqlalchemy as sa
+
+from tests.factories import PASSWORD
+from tests.integration.consent.consent_support import SUBJECT, People, terms
+from xinyidai import consent, ingest, report
+from xinyidai.audit.tables import AuditEvent
 from xinyidai.catalog import load_catalog
+from xinyidai.consent import Keyring, Purpose
 from xinyidai.db import Database
 from xinyidai.kernel.actor import ActorRef
-from xinyidai.kernel.clock import Clock
+from xinyidai.kernel.clock import Clock, FrozenClock
 from xinyidai.kernel.pii import PiiCipher
 from xinyidai.kernel.uscc import make_uscc
+from xinyidai.principal import Principal
 
 ADMIN = ActorRef.system("test")
 AUTHORITY = make_uscc("1", "1", "350100", "00000011")
@@ -123,4 +132,35 @@ def load(
         source=source,
         channel=ingest.Channel.CLI,
         register_unknown=True,
+    )
+
+
+def audit_events(db: Database, action: str) -> list[AuditEvent]:
+    """The audit events of ``action``, oldest first."""
+    with db.transaction() as s:
+        return list(s.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)))
+
+
+def authorize(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> uuid.UUID:
+    """An authorization officer A requests on the subject and the enterprise approves; its id."""
+    view = consent.request_authorization(
+        db, actor=people.officer_a, clock=clock, enterprise_uscc=SUBJECT, terms=terms(clock), note="流动资金贷款"
+    )
+    consent.approve_authorization(
+        db, actor=people.enterprise, clock=clock, keyring=keyring, authorization_id=view.id, password=PASSWORD
+    )
+    return view.id
+
+
+def pull(
+    db: Database,
+    clock: FrozenClock,
+    keyring: Keyring,
+    actor: Principal,
+    authorization_id: uuid.UUID,
+    purpose: Purpose = Purpose.CREDIT_APPROVAL,
+) -> report.ReportDocument:
+    """The authorized report ``actor`` pulls on the subject under ``authorization_id`` for ``purpose``."""
+    return report.create_authorized_report(
+        db, actor=actor, clock=clock, keyring=keyring, uscc=SUBJECT, authorization_id=authorization_id, purpose=purpose
     )

@@ -15,9 +15,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tests.factories import PASSWORD
-from tests.integration.consent.consent_support import SUBJECT, People, terms
-from tests.integration.report.report_support import ADMIN
+from tests.integration.consent.consent_support import SUBJECT, People
+from tests.integration.report.report_support import ADMIN, audit_events, authorize, pull
 from xinyidai import audit, consent, ingest, report
 from xinyidai.audit.service import AppendedEvent
 from xinyidai.audit.tables import AuditEvent
@@ -27,14 +26,6 @@ from xinyidai.kernel.clock import FrozenClock
 from xinyidai.report.tables import Report
 
 AS_OF = date(2026, 6, 30)
-
-
-def _authorize(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> uuid.UUID:
-    view = consent.request_authorization(db, actor=people.officer_a, clock=clock, enterprise_uscc=SUBJECT, terms=terms(clock))
-    consent.approve_authorization(
-        db, actor=people.enterprise, clock=clock, keyring=keyring, authorization_id=view.id, password=PASSWORD
-    )
-    return view.id
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch, db: Database) -> list[int]:
@@ -50,32 +41,19 @@ def _counting(monkeypatch: pytest.MonkeyPatch, db: Database) -> list[int]:
     return opened
 
 
-def _events(db: Database, action: str) -> list[AuditEvent]:
-    with db.transaction() as s:
-        return list(s.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)))
-
-
 def test_an_authorized_pull_is_one_transaction_with_its_events_and_report(
     db: Database, clock: FrozenClock, people: People, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    auth_id = _authorize(db, clock, people, keyring)
+    auth_id = authorize(db, clock, people, keyring)
     opened = _counting(monkeypatch, db)
-    doc = report.create_authorized_report(
-        db,
-        actor=people.officer_a,
-        clock=clock,
-        keyring=keyring,
-        uscc=SUBJECT,
-        authorization_id=auth_id,
-        purpose=Purpose.CREDIT_APPROVAL,
-    )
+    doc = pull(db, clock, keyring, people.officer_a, auth_id)
     assert len(opened) == 1
     monkeypatch.undo()
-    pull, issue = _events(db, "consent.access.pull")[-1], _events(db, "report.authorized.issue")[-1]
+    access, issue = audit_events(db, "consent.access.pull")[-1], audit_events(db, "report.authorized.issue")[-1]
     # The issue event chains on the pull event it follows in the same transaction.
-    assert issue.seq == pull.seq + 1
-    assert issue.prev_hash == pull.hash
-    assert doc.content["authorization"]["access_event_id"] == str(pull.id)
+    assert issue.seq == access.seq + 1
+    assert issue.prev_hash == access.hash
+    assert doc.content["authorization"]["access_event_id"] == str(access.id)
     assert issue.target_id == str(doc.id)
     with db.transaction() as s:
         stored = s.scalar(sa.select(Report).where(Report.id == doc.id))
@@ -91,7 +69,7 @@ def test_an_authorized_pull_is_one_transaction_with_its_events_and_report(
 def test_the_records_are_read_in_the_decisions_transaction_and_a_refusal_stays(
     db: Database, clock: FrozenClock, people: People, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    auth_id = _authorize(db, clock, people, keyring)
+    auth_id = authorize(db, clock, people, keyring)
     sessions: list[tuple[str, object]] = []
     read, check = ingest.report_records, consent.check_access
 
@@ -105,20 +83,13 @@ def test_the_records_are_read_in_the_decisions_transaction_and_a_refusal_stays(
 
     monkeypatch.setattr(ingest, "report_records", reading)
     monkeypatch.setattr(consent, "check_access", checking)
-    pull: dict[str, Any] = {
-        "actor": people.officer_a,
-        "clock": clock,
-        "keyring": keyring,
-        "uscc": SUBJECT,
-        "authorization_id": auth_id,
-    }
     with pytest.raises(AccessDenied):
-        report.create_authorized_report(db, **pull, purpose=Purpose.GUARANTEE)
+        pull(db, clock, keyring, people.officer_a, auth_id, Purpose.GUARANTEE)
     # The refusal's event is committed even though the pull raised; nothing is issued.
-    assert _events(db, "consent.access.denied")[-1].target_id == str(auth_id)
-    assert not _events(db, "report.authorized.issue")
+    assert audit_events(db, "consent.access.denied")[-1].target_id == str(auth_id)
+    assert not audit_events(db, "report.authorized.issue")
     sessions.clear()
-    report.create_authorized_report(db, **pull, purpose=Purpose.CREDIT_APPROVAL)
+    pull(db, clock, keyring, people.officer_a, auth_id)
     # Read before the decision (so the row and chain locks it takes are not held longer), in its session.
     assert [step for step, _ in sessions] == ["read", "check"]
     assert isinstance(sessions[0][1], Session)

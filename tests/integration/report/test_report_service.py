@@ -11,22 +11,14 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.factories import PASSWORD
-from tests.integration.consent.consent_support import SUBJECT, People, terms
-from tests.integration.report.report_support import ADMIN, ID_NUMBER
+from tests.integration.consent.consent_support import SUBJECT, People
+from tests.integration.report.report_support import ADMIN, ID_NUMBER, audit_events, authorize, pull
 from xinyidai import consent, ingest, report
-from xinyidai.audit.tables import AuditEvent
 from xinyidai.consent import AccessDenied, AuthorizationNotFound, Keyring, Purpose, Transition
 from xinyidai.db import Database
 from xinyidai.kernel.clock import FrozenClock
-from xinyidai.principal import Principal
 from xinyidai.report.model import canonical_json
 from xinyidai.report.tables import Report
-
-
-def _events(db: Database, action: str) -> list[AuditEvent]:
-    with db.transaction() as s:
-        return list(s.scalars(sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)))
 
 
 def _items(doc: report.ReportDocument) -> list[str]:
@@ -37,34 +29,10 @@ def _entries(doc: report.ReportDocument, item: str) -> list[dict[str, object]]:
     return [e for s in doc.content["sections"] for e in s["entries"] if e["item_code"] == item]
 
 
-def _authorize(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> uuid.UUID:
-    view = consent.request_authorization(
-        db, actor=people.officer_a, clock=clock, enterprise_uscc=SUBJECT, terms=terms(clock), note="流动资金贷款"
-    )
-    consent.approve_authorization(
-        db, actor=people.enterprise, clock=clock, keyring=keyring, authorization_id=view.id, password=PASSWORD
-    )
-    return view.id
-
-
-def _pull(
-    db: Database,
-    clock: FrozenClock,
-    keyring: Keyring,
-    actor: Principal,
-    authorization_id: uuid.UUID,
-    purpose: Purpose = Purpose.CREDIT_APPROVAL,
-) -> report.ReportDocument:
-    """The authorized report ``actor`` pulls on the subject under ``authorization_id`` for ``purpose``."""
-    return report.create_authorized_report(
-        db, actor=actor, clock=clock, keyring=keyring, uscc=SUBJECT, authorization_id=authorization_id, purpose=purpose
-    )
-
-
 def _pulled(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> tuple[uuid.UUID, report.ReportDocument]:
     """A fresh authorization for 贷前/授信审批 and the authorized report officer A pulls under it."""
-    auth_id = _authorize(db, clock, people, keyring)
-    return auth_id, _pull(db, clock, keyring, people.officer_a, auth_id)
+    auth_id = authorize(db, clock, people, keyring)
+    return auth_id, pull(db, clock, keyring, people.officer_a, auth_id)
 
 
 def test_public_report_has_public_items_only_in_the_standard_sections(db: Database, clock: FrozenClock, keyring: Keyring) -> None:
@@ -91,7 +59,7 @@ def test_public_report_has_public_items_only_in_the_standard_sections(db: Databa
     assert "张三丰" not in text
     claims = keyring.verify(doc.signature, expected_type=report.SIGNATURE_TYPE).payload
     assert claims["sha256"] == doc.sha256 == report.content_sha256(doc.content)
-    assert _events(db, "report.public.issue")[-1].target_id == str(doc.id)
+    assert audit_events(db, "report.public.issue")[-1].target_id == str(doc.id)
 
 
 def test_numbers_follow_each_other_within_the_day(db: Database, clock: FrozenClock, keyring: Keyring) -> None:
@@ -111,28 +79,28 @@ def test_authorized_report_respects_scope_and_data_range_and_is_pulled(
     # The 2021 bill lies outside the authorization's data range (the last two years).
     assert [e["event_date"] for e in _entries(doc, "utility_payment")] == ["2025-03-01"]
     assert doc.content["authorization"]["id"] == str(auth_id)
-    pulls = _events(db, "consent.access.pull")
+    pulls = audit_events(db, "consent.access.pull")
     assert pulls
     assert pulls[-1].subject == SUBJECT
     assert set(pulls[-1].data["items"]) >= {"tax_payment", "utility_payment"}
     assert pulls[-1].data["authorization_id"] == str(auth_id)
     # Bank B neither pulls under A's authorization nor reads A's report: 404 both times.
     with pytest.raises(AuthorizationNotFound):
-        _pull(db, clock, keyring, people.officer_b, auth_id)
+        pull(db, clock, keyring, people.officer_b, auth_id)
     with pytest.raises(report.ReportNotFound):
         report.get_report(db, actor=people.officer_b, clock=clock, number=doc.number)
-    assert _events(db, "report.report.read.denied")
+    assert audit_events(db, "report.report.read.denied")
     again = report.get_report(db, actor=people.admin_a, clock=clock, number=doc.number)
     assert again.sha256 == doc.sha256
-    assert _events(db, "report.report.download")[-1].subject == SUBJECT
+    assert audit_events(db, "report.report.download")[-1].subject == SUBJECT
 
 
 def test_revoked_or_foreign_purpose_authorization_is_refused(
     db: Database, clock: FrozenClock, people: People, keyring: Keyring
 ) -> None:
-    auth_id = _authorize(db, clock, people, keyring)
+    auth_id = authorize(db, clock, people, keyring)
     with pytest.raises(AccessDenied):
-        _pull(db, clock, keyring, people.officer_a, auth_id, Purpose.GUARANTEE)
+        pull(db, clock, keyring, people.officer_a, auth_id, Purpose.GUARANTEE)
     consent.change_authorization(
         db,
         actor=people.enterprise,
@@ -143,11 +111,11 @@ def test_revoked_or_foreign_purpose_authorization_is_refused(
         reason="不再合作",
     )
     with pytest.raises(AccessDenied):
-        _pull(db, clock, keyring, people.officer_a, auth_id)
-    assert len(_events(db, "consent.access.denied")) >= 2
-    assert not _events(db, "report.authorized.issue")
+        pull(db, clock, keyring, people.officer_a, auth_id)
+    assert len(audit_events(db, "consent.access.denied")) >= 2
+    assert not audit_events(db, "report.authorized.issue")
     with pytest.raises(AuthorizationNotFound):
-        _pull(db, clock, keyring, people.officer_a, uuid.uuid4())
+        pull(db, clock, keyring, people.officer_a, uuid.uuid4())
 
 
 def test_special_report_marks_repaired_and_disputed_and_limits_requests(
@@ -183,7 +151,7 @@ def test_special_report_marks_repaired_and_disputed_and_limits_requests(
             period_from=date(2025, 1, 1),
             period_to=date(2026, 6, 1),
         )
-    assert _events(db, "report.special.refused")
+    assert audit_events(db, "report.special.refused")
     other_type = report.create_special_report(
         db,
         actor=people.enterprise,
