@@ -153,8 +153,8 @@ def changed_subjects(db: Database, *, since: datetime | None, limit: int = MAX_S
     if not rows:
         return [], since
     latest = max(_aware(r[1]) for r in rows)
-    if horizon is not None and horizon < latest:
-        latest = horizon if since is None or horizon > since else since
+    if horizon is not None:  # the watermark never moves back: a horizon before it leaves it where it is
+        latest = min(latest, horizon)
     return [str(r[0]) for r in rows], latest
 
 
@@ -165,18 +165,23 @@ def _aware(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def read_watermark(db: Database) -> datetime | None:
-    """The incremental refresh's watermark, if it has run."""
+def _watermarks(db: Database) -> tuple[datetime, int | None] | None:
+    """(receipt time, audit seq) the refresh has read up to; None before its first tick."""
     with db.transaction() as s:
         row = s.get(EvaluationWatermark, WATERMARK)
-        return row.received_at if row is not None else None
+        return None if row is None else (row.received_at, row.audit_seq)
+
+
+def read_watermark(db: Database) -> datetime | None:
+    """The incremental refresh's watermark, if it has run."""
+    marks = _watermarks(db)
+    return None if marks is None else marks[0]
 
 
 def read_audit_watermark(db: Database) -> int | None:
     """The ``seq`` of the last audit event the incremental refresh has read (None before its first tick)."""
-    with db.transaction() as s:
-        row = s.get(EvaluationWatermark, WATERMARK)
-        return row.audit_seq if row is not None else None
+    marks = _watermarks(db)
+    return None if marks is None else marks[1]
 
 
 def changed_by_events(db: Database, *, after: int | None, limit: int = MAX_SUBJECTS) -> tuple[list[str], int]:
@@ -208,13 +213,14 @@ def refresh_changed(db: Database, *, actor: ActorRef, clock: Clock, directory: P
     The first tick (no watermark) only sets the watermarks to now and to the log's head: evaluating everyone is the
     batch's job.
     """
-    since = read_watermark(db)
-    if since is None:
+    marks = _watermarks(db)
+    if marks is None:
         _, head = changed_by_events(db, after=None)
         _move_watermark(db, clock.now(), clock, audit_seq=head)
         return RefreshSummary(None, (), {}, 0.0)
+    since, after = marks
     subjects, latest = changed_subjects(db, since=since)
-    repaired, seq = changed_by_events(db, after=read_audit_watermark(db))
+    repaired, seq = changed_by_events(db, after=after)
     chosen = sorted(set(subjects) | set(repaired))
     summary = refresh(db, actor=actor, clock=clock, directory=directory, subjects=chosen)
     _move_watermark(db, latest if latest is not None else since, clock, audit_seq=seq)
