@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from xinyidai.kernel import jsontext
+
 
 def _prepare_sqlite_file(url: sa.URL) -> None:
     if url.database and url.database != ":memory:":
@@ -23,7 +25,9 @@ def create_database_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = sa.make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver we ship
-    kwargs: dict[str, Any] = {"echo": echo}
+    # JSON columns are decoded by orjson (falling back to the standard library for what it refuses): a credit
+    # report decodes tens of records' data per request (ADR 0018).
+    kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": jsontext.loads}
     if parsed.get_backend_name() == "sqlite":
         _prepare_sqlite_file(parsed)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 import sqlalchemy as sa
@@ -1226,11 +1226,13 @@ def visible_records(
         return [_record_view(r) for r in rows]
 
 
-@dataclass(frozen=True, slots=True)
-class ReportRecord:
-    """The part of a shown record a credit report uses (``report_records``): lighter than ``RecordView``."""
+class ReportRecord(NamedTuple):
+    """The part of a shown record a credit report uses (``report_records``): lighter than ``RecordView``.
 
-    id: uuid.UUID
+    A named tuple, built positionally (a report reads tens per request; a frozen dataclass sets each field through
+    ``object.__setattr__``); ``id`` is the record id's text, as the report shows it."""
+
+    id: str
     item_code: str
     item_name: str
     negative: bool
@@ -1241,9 +1243,12 @@ class ReportRecord:
     statement: str | None
 
 
-def _report_query(*, filtered: bool) -> sa.Select[Any]:
+def _report_query(dialect: str, *, filtered: bool) -> sa.Select[Any]:
     r = Record.__table__.c
-    query = sa.select(r.id, r.item_code, r.data, r.event_date, r.disputed, r.repaired, r.statement).where(
+    # The id as text, read as the database keeps it: PostgreSQL casts its uuid to the hyphenated text; SQLite keeps
+    # the 32 hex digits, hyphenated in Python (`_hyphenated`). Neither builds a UUID object only to print it.
+    ident = sa.cast(r.id, sa.Text()) if dialect == "postgresql" else sa.type_coerce(r.id, sa.Text())
+    query = sa.select(ident, r.item_code, r.data, r.event_date, r.disputed, r.repaired, r.statement).where(
         r.subject_uscc == sa.bindparam("uscc")
     )
     if filtered:
@@ -1257,8 +1262,15 @@ def _report_query(*, filtered: bool) -> sa.Select[Any]:
 
 
 #: Built once: a report reads a subject's records on every request, and building the statement cost more than
-#: running it. Keyed by whether the items are filtered.
-_REPORT_QUERIES: dict[bool, sa.Select[Any]] = {f: _report_query(filtered=f) for f in (True, False)}
+#: running it. Keyed by dialect and whether the items are filtered.
+_REPORT_QUERIES: dict[tuple[str, bool], sa.Select[Any]] = {
+    (d, f): _report_query(d, filtered=f) for d in ("sqlite", "postgresql") for f in (True, False)
+}
+
+
+def _hyphenated(hex32: str) -> str:
+    """A UUID's 32 hex digits (SQLite's storage) in the 8-4-4-4-12 form ``str(uuid.UUID(...))`` gives."""
+    return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
 
 
 def report_records(
@@ -1274,12 +1286,14 @@ def report_records(
     params: dict[str, Any] = {"uscc": uscc.strip().upper(), "as_of": as_of}
     if wanted is not None:
         params["items"] = wanted
-    query = _REPORT_QUERIES[wanted is not None]
     if isinstance(source, Session):
-        rows = source.connection().execute(query, params).all()
+        conn = source.connection()
+        rows = conn.execute(_REPORT_QUERIES[conn.dialect.name, wanted is not None], params).all()
     else:
         with source.transaction() as s:
-            rows = s.connection().execute(query, params).all()
+            conn = s.connection()
+            rows = conn.execute(_REPORT_QUERIES[conn.dialect.name, wanted is not None], params).all()
+    hyphenate = conn.dialect.name != "postgresql"
     catalog = load_catalog()
     meta: dict[str, tuple[str, bool]] = {}
     out: list[ReportRecord] = []
@@ -1293,9 +1307,13 @@ def report_records(
             except NotInCatalog:
                 found = (code, False)
             meta[code] = found
-        # Positional (cheaper than keywords, one record per row). ``data`` is the dict the JSON column just decoded
-        # for this row: nothing else holds it, so it is not copied.
-        append(ReportRecord(id_, code, found[0], found[1], data, event_date, disputed, repaired, statement))
+        # Positional (one record per row). ``data`` is the dict the JSON column just decoded for this row: nothing
+        # else holds it, so it is not copied.
+        append(
+            ReportRecord(
+                _hyphenated(id_) if hyphenate else id_, code, found[0], found[1], data, event_date, disputed, repaired, statement
+            )
+        )
     return out
 
 

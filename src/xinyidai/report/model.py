@@ -7,7 +7,6 @@ form — UTF-8 JSON, sorted keys, no spaces — hashes to the same SHA-256 where
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,6 +17,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, NamedTuple
 
+from xinyidai.kernel import jsontext
 from xinyidai.kernel.errors import Conflict, InvalidInput, NotFound
 from xinyidai.kernel.pii import mask_id_number, mask_name
 
@@ -257,11 +257,9 @@ def build_sections(entries: Iterable[Entry], sections: Sequence[SectionSpec], *,
 
 
 def canonical_json(value: Mapping[str, Any]) -> bytes:
-    """UTF-8 JSON with sorted keys and no spaces: the same bytes for the same content.
-
-    No cycle check (about a seventh of the encoding time of a report): documents are trees built here or parsed
-    from JSON, and a cycle would still fail, with RecursionError instead of ValueError."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False).encode()
+    """UTF-8 JSON with sorted keys and no spaces: the same bytes for the same content (`kernel.jsontext`: the
+    standard library's bytes for a document without floats, as every report is)."""
+    return jsontext.canonical_json(value)
 
 
 def content_sha256(content: Mapping[str, Any]) -> str:

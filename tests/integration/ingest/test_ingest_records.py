@@ -170,7 +170,7 @@ def test_batch_record_dates_lists_every_version_a_batch_wrote(
 def _as_report_records(views: list[ingest.RecordView]) -> list[ingest.ReportRecord]:
     return [
         ingest.ReportRecord(
-            id=v.id,
+            id=str(v.id),
             item_code=v.item_code,
             item_name=v.item_name,
             negative=v.negative,

@@ -104,7 +104,7 @@ def test_report_records_read_in_the_callers_transaction(db: Database, clock: Fro
     before = ingest.report_records(db, uscc=SUBJECT, as_of=AS_OF)
     penalty = next(r for r in before if r.item_code == "admin_penalty")
     with pytest.raises(_Rollback), db.transaction() as s:
-        ingest.mark_repaired(s, actor=ADMIN, clock=clock, record_id=penalty.id, reason="信用修复通过")
+        ingest.mark_repaired(s, actor=ADMIN, clock=clock, record_id=uuid.UUID(penalty.id), reason="信用修复通过")
         # Not yet committed: only this transaction sees the repair (its publication ended).
         inside = ingest.report_records(s, uscc=SUBJECT, as_of=AS_OF)
         assert [r.id for r in inside] == [r.id for r in before if r.id != penalty.id]
