@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from xinyidai.kernel import jsontext
+
+#: How long a SQLite transaction waits for the file's write lock before failing ("database is locked").
+SQLITE_BUSY_SECONDS = 30
 
 
 def _prepare_sqlite_file(url: sa.URL) -> None:
@@ -30,7 +35,7 @@ def create_database_engine(url: str, *, echo: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": jsontext.loads}
     if parsed.get_backend_name() == "sqlite":
         _prepare_sqlite_file(parsed)
-        kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
     else:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
     engine = sa.create_engine(parsed, **kwargs)
@@ -51,12 +56,34 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: One writer lock per SQLite database file in this process (`sqlite_writer_lock`).
+_SQLITE_WRITERS: dict[str, threading.RLock] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def sqlite_writer_lock(engine: Engine) -> threading.RLock | None:
+    """The process's lock for the SQLite file behind `engine` (None for PostgreSQL and in-memory databases).
+
+    Every transaction on SQLite takes the file's single write lock (``BEGIN IMMEDIATE``), so a process's
+    transactions run one at a time whatever happens. Left to SQLite, the threads that find the file locked wait in
+    its busy handler, which sleeps and polls with growing back-off (up to 100 ms a nap): under load the lock sits
+    free while waiters sleep and a request can wait seconds behind later arrivals (issue 4's benchmark saw p99 near
+    2 s at saturation). Queueing on a lock in the process first hands the database over as soon as it is released;
+    the busy handler stays for other processes (the CLI, a second server)."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    key = os.path.abspath(path)
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(key, threading.RLock())
 
 
 class Database:
@@ -71,6 +98,7 @@ class Database:
             # Tests bind to an outer connection whose transaction is rolled back afterwards.
             extra["join_transaction_mode"] = "create_savepoint"
         self._factory = sessionmaker(bind=bind, expire_on_commit=False, **extra)
+        self._writer = sqlite_writer_lock(bind) if isinstance(bind, Engine) else None
 
     @property
     def dialect(self) -> str:
@@ -79,10 +107,20 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work: commits when the block ends, rolls back on any exception."""
-        with self._factory.begin() as session:
-            session.info["node_id"] = self.node_id
-            yield session
+        """One unit of work: commits when the block ends, rolls back on any exception.
+
+        On a SQLite file, transactions of this process queue on its writer lock (`sqlite_writer_lock`); one that
+        waits longer than SQLite's own busy timeout goes on without it, to SQLite's busy handler as before."""
+        writer = self._writer
+        held = writer is not None and writer.acquire(timeout=SQLITE_BUSY_SECONDS)
+        try:
+            with self._factory.begin() as session:
+                session.info["node_id"] = self.node_id
+                yield session
+        finally:
+            if held:
+                assert writer is not None
+                writer.release()
 
     def dispose(self) -> None:
         """Close pooled connections."""
