@@ -43,6 +43,11 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
 #: JSON stored as JSONB on PostgreSQL and as JSON text on SQLite.
 JsonValue = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
+#: JSON kept as its text, checked but not decomposed (``json`` on PostgreSQL, JSON text on SQLite): for documents
+#: written in bulk and always read whole, never queried inside by SQL — the record store's ``data``. A ``jsonb``
+#: value is parsed into its binary form on every write and printed back to text on every read (ADR 0008).
+JsonText = sa.JSON()
+
 #: UUIDs: native uuid on PostgreSQL, CHAR(32) on SQLite.
 GUID = sa.Uuid(as_uuid=True)
 

@@ -3,8 +3,8 @@
 A CSV COPY costs the server more than the rows it stores: every byte of every field goes through the CSV
 state machine (the record JSON is all quotes, each one doubled) and every uuid, date and timestamp through
 its text input function. In the binary format each field is a length and the value's wire form, which the
-server takes nearly as is (a jsonb value is a version byte and its text, still parsed once). On the record
-store's rows that cut the server's CPU for a first load by about a third (ADR 0008, session 4).
+server takes nearly as is (a json value is its text, validated once; a jsonb one a version byte and its text).
+On the record store's rows that cut the server's CPU for a first load by about a third (ADR 0008, session 4).
 
 A binary row is ``int16`` field count, then per field ``int32`` length (``-1``: null) and the bytes; all
 integers big-endian. ``encode`` builds each field as two Arrow columns (length, bytes) and joins them with
@@ -41,6 +41,7 @@ class Kind(StrEnum):
     """The PostgreSQL type of a column, as far as its binary wire form goes."""
 
     TEXT = "text"  # text, varchar
+    JSON = "json"  # the text itself
     JSONB = "jsonb"
     UUID = "uuid"
     DATE = "date"
@@ -55,7 +56,7 @@ def constant(kind: Kind, value: Any) -> bytes:
     if value is None:
         return _NULL
     match kind:
-        case Kind.TEXT:
+        case Kind.TEXT | Kind.JSON:
             payload = str(value).encode()
         case Kind.JSONB:
             payload = b"\x01" + str(value).encode()
@@ -84,7 +85,7 @@ def _fixed(values: np.ndarray, width: int, valid: np.ndarray | None) -> pa.Array
 def _payload(series: pl.Series, kind: Kind) -> pa.Array:
     """The column's values in their binary wire form (without lengths), null where null."""
     match kind:
-        case Kind.TEXT:
+        case Kind.TEXT | Kind.JSON:
             return series.cast(pl.String).cast(pl.Binary).to_arrow().cast(_BINARY)
         case Kind.JSONB:
             versioned = pl.select(pl.concat_str([pl.lit("\x01"), pl.lit(series.cast(pl.String))])).to_series()

@@ -52,7 +52,7 @@ _PG_VARYING: dict[str, Kind] = {
     "id": Kind.UUID,
     "subject_uscc": Kind.TEXT,
     "content_hash": Kind.TEXT,
-    "data": Kind.JSONB,
+    "data": Kind.JSON,
     "pii": Kind.TEXT,
     "event_date": Kind.DATE,
     "severity": Kind.TEXT,

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xinyidai.db import Base
+from xinyidai.db import Base, JsonText
 
 
 class Source(Base):
@@ -103,8 +103,8 @@ class Record(Base):
     subject_uscc: Mapped[str | None] = mapped_column(sa.String(18), index=True)
     version: Mapped[int] = mapped_column()
     content_hash: Mapped[str] = mapped_column(sa.String(64))
-    #: Normalised values of the non-empty fields; personal ones masked.
-    data: Mapped[dict[str, Any]] = mapped_column()
+    #: Normalised values of the non-empty fields; personal ones masked. Stored as its JSON text (``JsonText``).
+    data: Mapped[dict[str, Any]] = mapped_column(JsonText)
     #: Ciphertext (``kernel.pii``) of a JSON object holding the personal fields in clear.
     pii: Mapped[str | None] = mapped_column(sa.Text)
     event_date: Mapped[date | None] = mapped_column()
@@ -145,7 +145,7 @@ class RecordVersion(Base):
     item_code: Mapped[str] = mapped_column(sa.String(40))
     subject_uscc: Mapped[str | None] = mapped_column(sa.String(18))
     content_hash: Mapped[str] = mapped_column(sa.String(64))
-    data: Mapped[dict[str, Any]] = mapped_column()
+    data: Mapped[dict[str, Any]] = mapped_column(JsonText)
     pii: Mapped[str | None] = mapped_column(sa.Text)
     event_date: Mapped[date | None] = mapped_column()
     publication_end: Mapped[date | None] = mapped_column()

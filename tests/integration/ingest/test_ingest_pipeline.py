@@ -313,7 +313,7 @@ def test_record_json_is_stored_as_text_the_database_reads_on_insert_and_on_updat
         if s.get_bind().dialect.name == "sqlite":
             query = "SELECT typeof(data), json_extract(data, '$.CF_XDR_MC'), json_extract(data, '$.CF_NR_FK') FROM ingest_record"
         else:
-            query = "SELECT jsonb_typeof(data), data->>'CF_XDR_MC', data->>'CF_NR_FK' FROM ingest_record"
+            query = "SELECT json_typeof(data), data->>'CF_XDR_MC', data->>'CF_NR_FK' FROM ingest_record"
         stored = sorted(s.execute(sa.text(query)).all(), key=lambda r: str(r[2]))
     kind = "text" if stored[0][0] == "text" else "object"
     assert [tuple(r) for r in stored] == [(kind, name, "0.2"), (kind, penalty_row(2)["CF_XDR_MC"], "0.8")]

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from psycopg.adapt import PyFormat
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 from psycopg.types.numeric import Int4, Int8
 
 from xinyidai.ingest import pgcopy
@@ -30,6 +30,11 @@ def _dump(kind: Kind, value: Any) -> bytes:
         # The JSON text is sent as built (the server parses it); psycopg adds the jsonb version byte.
         as_is = Jsonb(value, dumps=lambda text: str(text))
         payload = bytes(psycopg.adapters.get_dumper(Jsonb, PyFormat.BINARY)(Jsonb).dump(as_is))
+        return struct.pack(">i", len(payload)) + payload
+    if kind is Kind.JSON:
+        # json's binary form is its text.
+        text = Json(value, dumps=lambda text: str(text))
+        payload = bytes(psycopg.adapters.get_dumper(Json, PyFormat.BINARY)(Json).dump(text))
         return struct.pack(">i", len(payload)) + payload
     python: Any = {
         Kind.TEXT: str,
@@ -60,6 +65,7 @@ KINDS = {
     "id": Kind.UUID,
     "name": Kind.TEXT,
     "data": Kind.JSONB,
+    "doc": Kind.JSON,
     "day": Kind.DATE,
     "version": Kind.INT4,
     "line": Kind.INT8,
@@ -70,6 +76,7 @@ SCHEMA = {
     "id": pl.String,
     "name": pl.String,
     "data": pl.String,
+    "doc": pl.String,
     "day": pl.Date,
     "version": pl.Int32,
     "line": pl.Int64,
@@ -84,6 +91,7 @@ def test_each_kind_and_null_is_written_as_psycopg_writes_it() -> None:
             "id": "0123456789abcdef0123456789abcdef",
             "name": '福州,引号"公司\\',
             "data": '{"CF_XDR_MC":"福州市测试公司","CF_NR_FK":"0.2"}',
+            "doc": '{"CF_XDR_MC":"福州市测试公司","CF_NR_FK":"0.2"}',
             "day": date(1999, 12, 31),
             "version": 3,
             "line": 5_000_000_000,
@@ -95,6 +103,7 @@ def test_each_kind_and_null_is_written_as_psycopg_writes_it() -> None:
             "id": "ffffffffffffffffffffffffffffffff",
             "name": "",
             "data": "{}",
+            "doc": "[]",
             "day": date(2026, 1, 1),
             "version": -1,
             "line": 1,
@@ -112,6 +121,7 @@ def test_each_kind_and_null_is_written_as_psycopg_writes_it() -> None:
     ("kind", "value"),
     [
         (Kind.TEXT, "行政处罚"),
+        (Kind.JSON, '{"a":"中"}'),
         (Kind.UUID, "01a2514af0847132b4edc44dba3db5c8"),
         (Kind.DATE, date(2030, 4, 2)),
         (Kind.INT4, 1),
