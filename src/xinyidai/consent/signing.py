@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from xinyidai.config import Environment, Settings
 from xinyidai.kernel.errors import InvalidInput
+from xinyidai.kernel.jsontext import canonical_json
 
 log = logging.getLogger("xinyidai.consent")
 
@@ -66,11 +67,6 @@ def b64url_decode(text: str) -> bytes:
     if "=" in text or not all(c.isalnum() or c in "-_" for c in text):
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def canonical_json(value: Mapping[str, Any]) -> bytes:
-    """UTF-8 JSON with sorted keys and no spaces: the same bytes for the same content."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
 def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:

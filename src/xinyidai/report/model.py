@@ -17,8 +17,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, ClassVar, NamedTuple
 
-from xinyidai.kernel import jsontext
 from xinyidai.kernel.errors import Conflict, InvalidInput, NotFound
+from xinyidai.kernel.jsontext import canonical_json as canonical_json  # the report's signed bytes (ADR 0018)
 from xinyidai.kernel.pii import mask_id_number, mask_name
 
 #: Schema tag of the report document; bump when the document's shape changes.
@@ -254,12 +254,6 @@ def build_sections(entries: Iterable[Entry], sections: Sequence[SectionSpec], *,
         if rows or keep_empty:
             out.append({"code": section.code, "title": section.title, "entries": [e.as_json() for e in rows]})
     return out
-
-
-def canonical_json(value: Mapping[str, Any]) -> bytes:
-    """UTF-8 JSON with sorted keys and no spaces: the same bytes for the same content (`kernel.jsontext`: the
-    standard library's bytes for a document without floats, as every report is)."""
-    return jsontext.canonical_json(value)
 
 
 def content_sha256(content: Mapping[str, Any]) -> str:

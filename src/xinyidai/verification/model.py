@@ -28,7 +28,6 @@ catalog field's type as its string value), so it does not import the catalog.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from xinyidai.kernel.errors import Forbidden, InvalidInput
+from xinyidai.kernel.jsontext import canonical_json
 
 Scalar = Decimal | int | date | str | bool
 
@@ -336,11 +336,6 @@ def canonical_predicate(predicate: Predicate) -> dict[str, Any]:
         "low": _render(predicate.low),
         "high": _render(predicate.high),
     }
-
-
-def canonical_json(value: Mapping[str, Any]) -> bytes:
-    """UTF-8 JSON, sorted keys, no spaces."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
 def question_document(*, subject_uscc: str, item: str, predicate: Predicate) -> dict[str, Any]:
