@@ -1273,6 +1273,13 @@ def _hyphenated(hex32: str) -> str:
     return f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}"
 
 
+def _report_rows(session: Session, params: dict[str, Any], *, filtered: bool) -> tuple[Sequence[Any], str]:
+    """The report query's rows on the session's connection, and the dialect they came from."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    return conn.execute(_REPORT_QUERIES[dialect, filtered], params).all(), dialect
+
+
 def report_records(
     source: Database | Session, *, uscc: str, items: Iterable[str] | None = None, as_of: date
 ) -> list[ReportRecord]:
@@ -1287,13 +1294,11 @@ def report_records(
     if wanted is not None:
         params["items"] = wanted
     if isinstance(source, Session):
-        conn = source.connection()
-        rows = conn.execute(_REPORT_QUERIES[conn.dialect.name, wanted is not None], params).all()
+        rows, dialect = _report_rows(source, params, filtered=wanted is not None)
     else:
         with source.transaction() as s:
-            conn = s.connection()
-            rows = conn.execute(_REPORT_QUERIES[conn.dialect.name, wanted is not None], params).all()
-    hyphenate = conn.dialect.name != "postgresql"
+            rows, dialect = _report_rows(s, params, filtered=wanted is not None)
+    hyphenate = dialect != "postgresql"
     catalog = load_catalog()
     meta: dict[str, tuple[str, bool]] = {}
     out: list[ReportRecord] = []

@@ -302,10 +302,9 @@ class BulkStore:
         if self.dialect == "sqlite":
             varying = self._record_frame(rows.sort("id"), version=1).select(self._VARYING)
             self.raw.executemany(self._sqlite_insert(), _tuples(_sqlite_values(varying)))
-        elif encoded is not None:
-            self._copy("ingest_record", rows, _PG_VARYING, self._pg_constants(), body=encoded)
         else:
-            self._copy("ingest_record", rows.sort("id"), _PG_VARYING, self._pg_constants())
+            body = encoded if encoded is not None else self.encode_new(rows)
+            self._copy("ingest_record", rows, _PG_VARYING, self._pg_constants(), body=body)
 
     def _stage(self, rows: pl.DataFrame) -> None:
         """The changed rows of a chunk into the temporary ``ingest_stage`` (emptied first), in id order."""
