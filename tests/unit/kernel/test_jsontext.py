@@ -42,6 +42,10 @@ def test_integers_past_64_bits_fall_back_to_the_standard_library() -> None:
     value = {"big": 2**70, "small": -(2**65), "n": 1}
     assert jsontext.canonical_json(value) == _stdlib(value)
     assert jsontext.loads('{"big":1180591620717411303424}') == {"big": 2**70}
+    exact = jsontext.loads('{"big":1180591620717411303424,"low":-9223372036854775809}')
+    assert exact == {"big": 2**70, "low": -(2**63) - 1}
+    assert type(exact["big"]) is int
+    assert type(exact["low"]) is int
 
 
 def test_literals_orjson_refuses_are_read_as_the_standard_library_reads_them() -> None:
