@@ -89,12 +89,14 @@ def record(
     reasons: Sequence[str] = (),
     data: dict[str, Any] | None = None,
     clock: Clock | None = None,
+    event_id: uuid.UUID | None = None,
 ) -> AppendedEvent:
     """Append one event to the chain in the caller's transaction; it commits or rolls back with the change.
 
     The caller's pending changes are flushed first (so the event follows what it records), then the row is
     written with one Core INSERT; the returned `AppendedEvent` carries the stored values (nothing is attached to
-    the session: the log is append-only).
+    the session: the log is append-only). ``event_id`` is the id to give the event when the caller had to name it
+    before appending it (a document that cites the event it is recorded by); a new one otherwise.
     """
     session.flush()
     # The chain's statements are Core statements run on the transaction's connection: no ORM execution layer
@@ -102,7 +104,7 @@ def record(
     conn = session.connection()
     seq, prev = _next_link(session, conn)
     event = AppendedEvent(
-        id=new_id(),
+        id=event_id or new_id(),
         seq=seq,
         occurred_at=(clock or _clock).now(),
         node_id=str(session.info.get("node_id", "unknown")),

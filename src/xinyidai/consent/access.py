@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -153,6 +153,7 @@ def check_access(
     authorization_id: uuid.UUID | None,
     clock: Clock,
     data_range: DateRange | None = None,
+    then: Callable[[AccessCheck], Mapping[str, Any]] | None = None,
 ) -> AccessCheck:
     """Decide, count and audit one fetch of `items` about `subject_uscc`, in the caller's transaction.
 
@@ -165,6 +166,12 @@ def check_access(
     .pull, .verify), so the reader need not append another. It never raises for a denial: the caller commits
     (so the event stays) and then calls `AccessCheck.raise_for_denial()`, or returns only
     `allowed_items`, clipped to `data_range`.
+
+    ``then`` is what the caller does with an allowed fetch when that is itself a change (a report issued from
+    it): called with the check (its ``audit_event_id`` already chosen) after the fetch is counted and before the
+    event is appended, its result goes into the event's data as ``outcome`` — one event records the access and
+    what came of it, chained after the change it describes. It is not called when every item is denied; if it
+    raises, the caller's transaction rolls back with nothing recorded.
     """
     if not items:
         raise ValueError("check_access needs at least one item")
@@ -226,9 +233,26 @@ def check_access(
             },
         )
     any_allowed = any(d.allowed for d in decisions)
+    check = AccessCheck(tuple(decisions), authorization_id, fetch_id, new_id())
+    outcome = then(check) if then is not None and any_allowed else None
     actor = principal.ref if principal is not None else ActorRef.anonymous()
     own_row = row is not None and principal is not None and row.institution_id == principal.institution_id
-    event = audit.record(
+    # The fields the enterprise's access trail (谁查询了我的信息) shows; see audit/README.md.
+    data: dict[str, Any] = {
+        "action": str(action),
+        "purpose": purpose.value if purpose else None,
+        "purpose_label": purpose.label_zh if purpose else None,
+        "institution_id": str(principal.institution_id) if principal and principal.institution_id else None,
+        "institution_name": row.institution_name if own_row and row is not None else None,
+        "authorization_id": str(authorization_id) if authorization_id else None,
+        "items": [d.item for d in decisions if d.allowed],
+        "denied": [d.item for d in decisions if not d.allowed],
+        "fetch_id": str(fetch_id) if fetch_id else None,
+        "fetch_count_before": fetch_count,
+    }
+    if outcome is not None:
+        data["outcome"] = dict(outcome)
+    audit.record(
         session,
         actor=actor,
         action=_ACCESS_EVENTS.get(str(action), "consent.access.read") if any_allowed else DENIED_EVENT,
@@ -236,19 +260,8 @@ def check_access(
         target_type="authorization" if authorization_id else None,
         target_id=authorization_id,
         reasons=[f"{d.item}: {r}" for d in decisions for r in d.reasons],
-        # The fields the enterprise's access trail (谁查询了我的信息) shows; see audit/README.md.
-        data={
-            "action": str(action),
-            "purpose": purpose.value if purpose else None,
-            "purpose_label": purpose.label_zh if purpose else None,
-            "institution_id": str(principal.institution_id) if principal and principal.institution_id else None,
-            "institution_name": row.institution_name if own_row and row is not None else None,
-            "authorization_id": str(authorization_id) if authorization_id else None,
-            "items": [d.item for d in decisions if d.allowed],
-            "denied": [d.item for d in decisions if not d.allowed],
-            "fetch_id": str(fetch_id) if fetch_id else None,
-            "fetch_count_before": fetch_count,
-        },
+        data=data,
         clock=clock,
+        event_id=check.audit_event_id,
     )
-    return AccessCheck(tuple(decisions), authorization_id, fetch_id, event.id)
+    return check

@@ -322,10 +322,29 @@ def _insert_report(dialect: str) -> sa.Insert:
 _INSERT_REPORT = {dialect: _insert_report(dialect) for dialect in ("postgresql", "sqlite")}
 
 
+def _issue_data(document: ReportDocument, draft: _Draft) -> dict[str, Any]:
+    """What an audit event records of an issued report."""
+    return {
+        "number": document.number,
+        "sha256": document.sha256,
+        "authorization_id": str(draft.authorization_id) if draft.authorization_id else None,
+        "special_type": draft.special_type,
+    }
+
+
 def _issue(
-    session: Session, *, node_id: str, clock: Clock, keyring: Keyring, who: Principal | None, draft: _Draft
+    session: Session,
+    *,
+    node_id: str,
+    clock: Clock,
+    keyring: Keyring,
+    who: Principal | None,
+    draft: _Draft,
+    audited: bool = True,
 ) -> ReportDocument:
-    """Number, sign and store a report in the caller's transaction; audited as ``report.<kind>.issue``.
+    """Number, sign and store a report in the caller's transaction; audited as ``report.<kind>.issue`` unless
+    ``audited`` is False: the authorized report is recorded by its access event instead (`_issue_data` in its
+    ``outcome``), one event per pull.
 
     The content is serialised once: its canonical JSON is hashed, signed (through the hash) and handed to the
     JSON delivery with the document."""
@@ -381,22 +400,7 @@ def _issue(
             "content": canonical.decode(),
         },
     )
-    audit.record(
-        session,
-        actor=_actor(who),
-        action=f"report.{draft.kind.value}.issue",
-        subject=draft.uscc,
-        target_type="report",
-        target_id=report_id,
-        data={
-            "number": number,
-            "sha256": sha,
-            "authorization_id": str(draft.authorization_id) if draft.authorization_id else None,
-            "special_type": draft.special_type,
-        },
-        clock=clock,
-    )
-    return ReportDocument(
+    document = ReportDocument(
         id=report_id,
         number=number,
         kind=draft.kind,
@@ -411,6 +415,18 @@ def _issue(
         content=content,
         canonical=canonical,
     )
+    if audited:
+        audit.record(
+            session,
+            actor=_actor(who),
+            action=f"report.{draft.kind.value}.issue",
+            subject=draft.uscc,
+            target_type="report",
+            target_id=report_id,
+            data=_issue_data(document, draft),
+            clock=clock,
+        )
+    return document
 
 
 def _normalize_uscc(code: str) -> str:
@@ -463,28 +479,20 @@ def create_authorized_report(
     layout = load_layout()
     split = _disclosure_on(day)
     public, private = split.public_set, split.private
-    refused: consent.AccessCheck | None = None
+    issued: list[ReportDocument] = []
     with db.transaction() as s:
         # The records are read in the report's transaction (one transaction per report), before the decision: the
-        # decision takes the authorization's row lock and its audit event the chain lock, held until commit, and
-        # the read does not lengthen them. Every item of the version is wanted, so the rows are kept by that item
-        # set here rather than by an IN list of all of them in the query (whose expansion SQLAlchemy redoes on
-        # every execution): the same rows in the same order.
+        # decision takes the authorization's row lock, held until commit, and the read does not lengthen it. Every
+        # item of the version is wanted, so the rows are kept by that item set here rather than by an IN list of
+        # all of them in the query (whose expansion SQLAlchemy redoes on every execution): the same rows in the
+        # same order.
         every = split.every
         records = [r for r in ingest.report_records(s, uscc=code, as_of=day) if r.item_code in every]
-        check = consent.check_access(
-            s,
-            principal=actor,
-            action=AccessAction.REPORT,
-            subject_uscc=code,
-            items=private,
-            purpose=purpose,
-            authorization_id=authorization_id,
-            clock=clock,
-        )
-        if not check.allowed_items:
-            refused = check
-        else:
+
+        def issue(check: consent.AccessCheck) -> dict[str, Any]:
+            # Called by the access check when some non-public item is allowed, before its event is appended: the
+            # one event of the pull records the access and the report it produced (number and hash), chained
+            # after the report row. The document cites that event by the id the check chose for it.
             allowed = set(check.allowed_items)
             window = check.data_range
             kept = [
@@ -520,11 +528,25 @@ def create_authorized_report(
                 authorization_id=authorization_id,
                 purpose=purpose.value,
             )
-            document = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft)
-    if refused is not None:
-        refused.raise_for_denial()
+            document = _issue(s, node_id=db.node_id, clock=clock, keyring=keyring, who=actor, draft=draft, audited=False)
+            issued.append(document)
+            return {"report": {"id": str(document.id), "kind": draft.kind.value, **_issue_data(document, draft)}}
+
+        check = consent.check_access(
+            s,
+            principal=actor,
+            action=AccessAction.REPORT,
+            subject_uscc=code,
+            items=private,
+            purpose=purpose,
+            authorization_id=authorization_id,
+            clock=clock,
+            then=issue,
+        )
+    if not issued:
+        check.raise_for_denial()
         raise consent.AccessDenied("授权未覆盖任何非公开信息项")  # pragma: no cover - raise_for_denial always raises here
-    return document
+    return issued[0]
 
 
 def create_special_report(

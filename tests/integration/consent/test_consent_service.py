@@ -361,6 +361,39 @@ def test_revocation_takes_effect_on_the_next_request(db: Database, clock: Frozen
     assert "已撤销" in revoked.decision("tax_payment").reasons[0]
 
 
+def test_check_access_then_runs_only_when_allowed_and_its_outcome_is_the_events(
+    db: Database, clock: FrozenClock, people: People, keyring: Keyring
+) -> None:
+    view = _approve(db, clock, people, keyring, _request(db, clock, people))
+    seen: list[consent.AccessCheck] = []
+
+    def then(check: consent.AccessCheck) -> dict[str, object]:
+        seen.append(check)
+        return {"report": {"number": "R-1"}}
+
+    allowed = _check(db, clock, people.officer_a, view.id, ["tax_payment"], then=then)
+    assert seen == [allowed]
+    pulled = _events(db, "consent.access.pull")[-1]
+    assert str(pulled.id) == str(allowed.audit_event_id)
+    assert pulled.data["outcome"] == {"report": {"number": "R-1"}}
+    # Denied: not called, and the denial is recorded without an outcome.
+    refused = _check(db, clock, people.officer_b, view.id, ["tax_payment"], then=then)
+    assert seen == [allowed]
+    denied = _events(db, "consent.access.denied")[-1]
+    assert str(denied.id) == str(refused.audit_event_id)
+    assert "outcome" not in denied.data
+
+    # When it fails, the transaction rolls back: no event, no fetch counted.
+    def failing(_check: consent.AccessCheck) -> dict[str, object]:
+        raise RuntimeError("boom")
+
+    count = len(_events(db, "consent.access."))
+    with pytest.raises(RuntimeError):
+        _check(db, clock, people.officer_a, view.id, ["tax_payment"], then=failing)
+    assert len(_events(db, "consent.access.")) == count
+    assert _check(db, clock, people.officer_a, view.id, ["tax_payment"]).allowed  # the cap (2 a week) was not used up
+
+
 def test_check_access_tenancy_purpose_and_own_data(db: Database, clock: FrozenClock, people: People, keyring: Keyring) -> None:
     view = _approve(db, clock, people, keyring, _request(db, clock, people))
     foreign = _check(db, clock, people.officer_b, view.id, ["tax_payment"])

@@ -41,20 +41,34 @@ def _counting(monkeypatch: pytest.MonkeyPatch, db: Database) -> list[int]:
     return opened
 
 
-def test_an_authorized_pull_is_one_transaction_with_its_events_and_report(
+def test_an_authorized_pull_is_one_transaction_with_one_event_recording_access_and_report(
     db: Database, clock: FrozenClock, people: People, keyring: Keyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     auth_id = authorize(db, clock, people, keyring)
+    before = audit_events(db, "consent.access.pull")
     opened = _counting(monkeypatch, db)
     doc = pull(db, clock, keyring, people.officer_a, auth_id)
     assert len(opened) == 1
     monkeypatch.undo()
-    access, issue = audit_events(db, "consent.access.pull")[-1], audit_events(db, "report.authorized.issue")[-1]
-    # The issue event chains on the pull event it follows in the same transaction.
-    assert issue.seq == access.seq + 1
-    assert issue.prev_hash == access.hash
+    # One event per pull: the access, with the report it produced; no separate issue event.
+    after = audit_events(db, "consent.access.pull")
+    assert len(after) == len(before) + 1
+    access = after[-1]
+    assert not audit_events(db, "report.authorized.issue")
     assert doc.content["authorization"]["access_event_id"] == str(access.id)
-    assert issue.target_id == str(doc.id)
+    assert access.target_id == str(auth_id)
+    assert access.data["outcome"]["report"] == {
+        "id": str(doc.id),
+        "kind": "authorized",
+        "number": doc.number,
+        "sha256": doc.sha256,
+        "authorization_id": str(auth_id),
+        "special_type": None,
+    }
+    # The event is the chain's head: appended after the report row it records, in the same transaction.
+    with db.transaction() as s:
+        head = s.scalar(sa.select(sa.func.max(AuditEvent.seq)))
+    assert access.seq == head
     with db.transaction() as s:
         stored = s.scalar(sa.select(Report).where(Report.id == doc.id))
         assert stored is not None
@@ -86,8 +100,11 @@ def test_the_records_are_read_in_the_decisions_transaction_and_a_refusal_stays(
     with pytest.raises(AccessDenied):
         pull(db, clock, keyring, people.officer_a, auth_id, Purpose.GUARANTEE)
     # The refusal's event is committed even though the pull raised; nothing is issued.
-    assert audit_events(db, "consent.access.denied")[-1].target_id == str(auth_id)
-    assert not audit_events(db, "report.authorized.issue")
+    denied = audit_events(db, "consent.access.denied")[-1]
+    assert denied.target_id == str(auth_id)
+    assert "outcome" not in denied.data
+    with db.transaction() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
     sessions.clear()
     pull(db, clock, keyring, people.officer_a, auth_id)
     # Read before the decision (so the row and chain locks it takes are not held longer), in its session.
