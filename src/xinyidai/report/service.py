@@ -312,10 +312,11 @@ class _Draft:
 def _insert_report(dialect: str) -> sa.Insert:
     """One Core INSERT of a report row (no ORM unit-of-work bookkeeping), the document bound as the canonical JSON
     text already made to hash it rather than serialised a second time by the JSON column type. PostgreSQL casts
-    the text to JSONB; SQLite stores it as is (a JSON column is text there; a CAST to JSON would not be)."""
+    the text to its ``json`` column (checked and kept as sent: the stored text is the hashed one); SQLite stores it
+    as is (a JSON column is text there; a CAST to JSON would not be)."""
     table = Report.metadata.tables[Report.__tablename__]
     text = sa.bindparam("content", type_=sa.Text())
-    return sa.insert(table).values(content=sa.cast(text, postgresql.JSONB()) if dialect == "postgresql" else text)
+    return sa.insert(table).values(content=sa.cast(text, postgresql.JSON()) if dialect == "postgresql" else text)
 
 
 #: The report INSERT of each dialect, built once (its compiled form is then reused from SQLAlchemy's cache).

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xinyidai.db import Base, JsonValue
+from xinyidai.db import Base, JsonText
 
 
 class Report(Base):
@@ -41,8 +41,9 @@ class Report(Base):
     content_sha256: Mapped[str] = mapped_column(sa.String(64))
     signature: Mapped[str] = mapped_column(sa.Text)
     key_id: Mapped[str] = mapped_column(sa.String(64))
-    #: The signed document (needed to serve the owner again in JSON, HTML or PDF).
-    content: Mapped[dict[str, Any]] = mapped_column(JsonValue)
+    #: The signed document (needed to serve the owner again in JSON, HTML or PDF), stored as the canonical JSON text
+    #: its hash covers (``json`` on PostgreSQL, not ``jsonb``: checked, not decomposed and printed back).
+    content: Mapped[dict[str, Any]] = mapped_column(JsonText)
 
 
 class ReportSequence(Base):

@@ -4,6 +4,7 @@ see that transaction; an appended audit event is returned as stored."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -73,6 +74,10 @@ def test_an_authorized_pull_is_one_transaction_with_one_event_recording_access_a
         stored = s.scalar(sa.select(Report).where(Report.id == doc.id))
         assert stored is not None
         assert stored.content_sha256 == doc.sha256 == report.content_sha256(stored.content)
+        # Stored as the very text the hash covers (PostgreSQL's json keeps it as sent; jsonb would not).
+        text = s.scalar(sa.select(sa.cast(Report.content, sa.Text)).where(Report.id == doc.id))
+        assert text is not None
+        assert hashlib.sha256(text.encode()).hexdigest() == doc.sha256
     # The same content as the records the store shows for the authorized items (public ones and the data range aside).
     shown = {r.item_code for r in ingest.visible_records(db, uscc=SUBJECT, as_of=AS_OF)}
     items = {e["item_code"] for s in doc.content["sections"] for e in s["entries"]}
