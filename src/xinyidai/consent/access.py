@@ -21,6 +21,7 @@ from xinyidai.consent.model import (
     ItemRef,
     Purpose,
     decide_access,
+    fetch_cap,
     fetch_window_start,
 )
 from xinyidai.consent.service import AUTHORIZATION_FIELDS, AuthorizationNotFound, authorization_of, normalize_uscc
@@ -142,6 +143,28 @@ _FETCHES_SINCE = _FETCHES.where(_FETCH_TABLE.c.at >= sa.bindparam("start"))
 _INSERT_FETCH = sa.insert(_FETCH_TABLE)
 
 
+def _count_and_record(windowed: bool) -> sa.Select[Any]:
+    """PostgreSQL: the fetches already made in the window and, when they are below the cap, this fetch recorded —
+    one statement (a data-modifying CTE); returns (count before, recorded?)."""
+    f = _FETCH_TABLE.c
+    counted = (
+        sa.select(sa.func.count().label("n"))
+        .select_from(_FETCH_TABLE)
+        .where(f.authorization_id == sa.bindparam("authorization_id"))
+    )
+    if windowed:
+        counted = counted.where(f.at >= sa.bindparam("start", type_=f.at.type))
+    used = counted.cte("used")
+    names = ["id", "authorization_id", "institution_id", "subject_uscc", "action", "purpose", "items", "actor_id", "at"]
+    values = sa.select(*(sa.bindparam(name, type_=f[name].type) for name in names)).where(used.c.n < sa.bindparam("cap"))
+    added = sa.insert(_FETCH_TABLE).from_select(names, values).returning(f.id).cte("added")
+    return sa.select(used.c.n, sa.exists(sa.select(added.c.id)))
+
+
+#: Built once per kind of window (counted since a start, or since the beginning for one-time authorizations).
+_COUNT_AND_RECORD = {windowed: _count_and_record(windowed) for windowed in (True, False)}
+
+
 def check_access(
     session: Session,
     *,
@@ -184,54 +207,83 @@ def check_access(
     conn = session.connection()
     row = conn.execute(_AUTHORIZATION, {"id": authorization_id}).first() if authorization_id is not None else None
     authorization = authorization_of(row) if row is not None else None
+
+    def decide_all(fetch_count: int) -> list[AccessDecision]:
+        decisions: list[AccessDecision] = []
+        for code in dict.fromkeys(items):
+            ref = _item_ref(code)
+            if ref is None:
+                decisions.append(AccessDecision(False, (f"目录中没有信息项 {code}",), item=code))
+                continue
+            decision = decide_access(
+                principal_kind=kind,
+                principal_institution=principal.institution_id if principal else None,
+                principal_enterprise=principal.enterprise_uscc if principal else None,
+                action=action,
+                subject_uscc=uscc,
+                item=ref,
+                purpose=purpose,
+                authorization=authorization,
+                at=at,
+                fetch_count=fetch_count,
+                data_range=data_range,
+            )
+            if authorization_id is not None and row is None and not decision.allowed:
+                # A missing authorization is reported exactly like another institution's.
+                decision = AccessDecision(False, ("授权不存在",), authorization_id=authorization_id, item=code, foreign=True)
+            decisions.append(decision)
+        return decisions
+
     fetch_count = 0
+    fetch_id: uuid.UUID | None = None
+    decisions = decide_all(0)
     if authorization is not None:
         start = fetch_window_start(authorization, at=at)
-        if start is None:
-            fetch_count = int(conn.execute(_FETCHES, {"id": authorization.id}).scalar() or 0)
-        else:
-            fetch_count = int(conn.execute(_FETCHES_SINCE, {"id": authorization.id, "start": start}).scalar() or 0)
-    decisions: list[AccessDecision] = []
-    for code in dict.fromkeys(items):
-        ref = _item_ref(code)
-        if ref is None:
-            decisions.append(AccessDecision(False, (f"目录中没有信息项 {code}",), item=code))
-            continue
-        decision = decide_access(
-            principal_kind=kind,
-            principal_institution=principal.institution_id if principal else None,
-            principal_enterprise=principal.enterprise_uscc if principal else None,
-            action=action,
-            subject_uscc=uscc,
-            item=ref,
-            purpose=purpose,
-            authorization=authorization,
-            at=at,
-            fetch_count=fetch_count,
-            data_range=data_range,
-        )
-        if authorization_id is not None and row is None and not decision.allowed:
-            # A missing authorization is reported exactly like another institution's.
-            decision = AccessDecision(False, ("授权不存在",), authorization_id=authorization_id, item=code, foreign=True)
-        decisions.append(decision)
-    fetch_id: uuid.UUID | None = None
-    counted_items = [d.item for d in decisions if d.allowed and d.counted]
-    if counted_items and authorization is not None and principal is not None and principal.institution_id is not None:
-        fetch_id = new_id()
-        conn.execute(
-            _INSERT_FETCH,
-            {
-                "id": fetch_id,
-                "authorization_id": authorization.id,
-                "institution_id": principal.institution_id,
+        institution = principal.institution_id if principal is not None else None
+        held = authorization.id
+
+        def fetch_row(items: list[str], reader: Principal) -> dict[str, Any]:
+            return {
+                "id": new_id(),
+                "authorization_id": held,
+                "institution_id": institution,
                 "subject_uscc": uscc,
                 "action": AccessAction(action).value,
                 "purpose": purpose.value if purpose else "",
-                "items": counted_items,
-                "actor_id": str(principal.id),
+                "items": items,
+                "actor_id": str(reader.id),
                 "at": at,
-            },
-        )
+            }
+
+        counted = [d.item for d in decisions if d.allowed and d.counted]
+        if counted and institution is not None and principal is not None and conn.dialect.name == "postgresql":
+            # The decision reads the count only through "below the cap?" (and shows it in a reason), so it is
+            # first made as if no fetch had been made yet; when that counts a fetch, one statement counts the
+            # window's fetches and records this one only below the cap (`_COUNT_AND_RECORD`), and the decision
+            # is made again with the count: the same items allowed, or the cap reached and nothing recorded. The
+            # authorization's row lock (taken above) orders concurrent fetches, and the statement's snapshot,
+            # taken after it, sees every fetch committed before.
+            fetch = fetch_row(counted, principal)
+            statement = _COUNT_AND_RECORD[start is not None]
+            used, recorded = conn.execute(statement, {**fetch, "start": start, "cap": fetch_cap(authorization)}).one()
+            fetch_count = int(used)
+            decisions = decide_all(fetch_count)
+            if recorded:
+                if [d.item for d in decisions if d.allowed and d.counted] != counted:  # pragma: no cover - invariant
+                    raise RuntimeError("a fetch recorded below the cap must leave the decision unchanged")
+                fetch_id = fetch["id"]
+        else:
+            # SQLite (whose transactions already hold the write lock), or nothing to record: count, decide, record.
+            if start is None:
+                fetch_count = int(conn.execute(_FETCHES, {"id": authorization.id}).scalar() or 0)
+            else:
+                fetch_count = int(conn.execute(_FETCHES_SINCE, {"id": authorization.id, "start": start}).scalar() or 0)
+            decisions = decide_all(fetch_count)
+            counted = [d.item for d in decisions if d.allowed and d.counted]
+            if counted and institution is not None and principal is not None:
+                fetch = fetch_row(counted, principal)
+                conn.execute(_INSERT_FETCH, fetch)
+                fetch_id = fetch["id"]
     any_allowed = any(d.allowed for d in decisions)
     check = AccessCheck(tuple(decisions), authorization_id, fetch_id, new_id())
     outcome = then(check) if then is not None and any_allowed else None
