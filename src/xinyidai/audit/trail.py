@@ -494,6 +494,8 @@ class AccessEntry:
     authorization_id: str | None
     items: list[str]
     reasons: list[str]
+    #: The number of the credit report the access produced (an authorized pull's ``data.outcome.report``), else None.
+    report_number: str | None
     #: "verified" (✓ against the latest signed checkpoint), "failed" (✗) or "pending" (newer than it).
     proof_status: str
 
@@ -572,6 +574,12 @@ def _proof_statuses(session: Session, rows: Sequence[AuditEvent], cp: Checkpoint
     return statuses
 
 
+def _report_number(data: dict[str, Any]) -> str | None:
+    outcome = data.get("outcome")
+    report = outcome.get("report") if isinstance(outcome, dict) else None
+    return _text(report.get("number")) if isinstance(report, dict) else None
+
+
 def _entry(row: AuditEvent, status: str) -> AccessEntry:
     data = row.data if isinstance(row.data, dict) else {}
     items = data.get("items")
@@ -587,6 +595,7 @@ def _entry(row: AuditEvent, status: str) -> AccessEntry:
         authorization_id=_text(data.get("authorization_id")),
         items=[str(i) for i in items] if isinstance(items, list) else ([] if items is None else [str(items)]),
         reasons=list(row.reasons),
+        report_number=_report_number(data),
         proof_status=status,
     )
 

@@ -62,7 +62,15 @@ def _login(client: TestClient, db: Database, clock: FrozenClock, cipher: PiiCiph
 
 def _seed(client: TestClient, db: Database, clock: FrozenClock) -> tuple[list[str], list[str]]:
     mine = append(
-        db, 3, subject=MINE, action="report.authorized.pull", data={"purpose_label": "贷前审查", "authorization_id": "A-9"}
+        db,
+        3,
+        subject=MINE,
+        action="report.authorized.pull",
+        data={
+            "purpose_label": "贷前审查",
+            "authorization_id": "A-9",
+            "outcome": {"report": {"number": "CITY-350100-20260630-000007"}},
+        },
     )
     theirs = append(db, 2, subject=OTHER, action="registry.subject.read")
     audit.create_checkpoint(db, keys=trail_keys(_container(client)), clock=clock)
@@ -182,6 +190,8 @@ def test_the_page_lists_accesses_with_proofs_and_downloads_them(
     assert "谁查询了我的信息" in html
     assert "贷前审查" in html
     assert "A-9" in html
+    # The report each pull produced, by its number (verifiable on the public page).
+    assert html.count("CITY-350100-20260630-000007") == 3
     assert html.count('data-proof="verified"') == 3
     assert "Content-Security-Policy" in page.headers
     download = client.get(f"/trail/events/{mine[2]}/proof.json")
