@@ -142,3 +142,21 @@ def tmp_var(tmp_path: Path) -> Path:
     path = tmp_path / "var"
     path.mkdir()
     return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated database of its own, SQLite and PostgreSQL (skipped without `XINYIDAI_TEST_POSTGRES_URL`), for
+    tests whose concurrent transactions really commit; dropped afterwards."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'own.db'}"
+    elif os.environ.get(PG_ENV):
+        url = _pg_create(os.environ[PG_ENV], f"own_{uuid.uuid4().hex[:8]}")
+    else:
+        pytest.skip(f"{PG_ENV} is not set")
+    db_migrate.upgrade(url)
+    engine = create_database_engine(url)
+    yield Database(engine, node_id="city-350100")
+    engine.dispose()
+    if request.param == "postgresql":
+        _pg_drop(url)

@@ -267,7 +267,8 @@ def check_access(
             statement = _COUNT_AND_RECORD[start is not None]
             used, recorded = conn.execute(statement, {**fetch, "start": start, "cap": fetch_cap(authorization)}).one()
             fetch_count = int(used)
-            decisions = decide_all(fetch_count)
+            if fetch_count:
+                decisions = decide_all(fetch_count)
             if recorded:
                 if [d.item for d in decisions if d.allowed and d.counted] != counted:  # pragma: no cover - invariant
                     raise RuntimeError("a fetch recorded below the cap must leave the decision unchanged")
@@ -278,7 +279,8 @@ def check_access(
                 fetch_count = int(conn.execute(_FETCHES, {"id": authorization.id}).scalar() or 0)
             else:
                 fetch_count = int(conn.execute(_FETCHES_SINCE, {"id": authorization.id, "start": start}).scalar() or 0)
-            decisions = decide_all(fetch_count)
+            if fetch_count:
+                decisions = decide_all(fetch_count)
             counted = [d.item for d in decisions if d.allowed and d.counted]
             if counted and institution is not None and principal is not None:
                 fetch = fetch_row(counted, principal)

@@ -5,17 +5,13 @@ fetch committed before it. Real concurrent transactions on a database of their o
 from __future__ import annotations
 
 import base64
-import os
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from tests.conftest import PG_ENV, TEST_DATA_KEY, _pg_create, _pg_drop
+from tests.conftest import TEST_DATA_KEY
 from tests.factories import PASSWORD
 from tests.integration.consent.conftest import _seed_people
 from tests.integration.consent.consent_support import SUBJECT, terms
@@ -24,30 +20,12 @@ from xinyidai.audit.tables import AuditEvent
 from xinyidai.consent import AccessAction, Purpose
 from xinyidai.consent.signing import Ed25519Key, Keyring
 from xinyidai.consent.tables import ConsentFetch
-from xinyidai.db import Database, create_database_engine
-from xinyidai.db import migrate as db_migrate
+from xinyidai.db import Database
 from xinyidai.kernel.clock import FrozenClock
 from xinyidai.kernel.pii import PiiCipher
 
 READERS = 6
 CAP = 2  # the terms' frequency: 2 a week
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A database of its own (the fetches commit), migrated; dropped afterwards."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'cap.db'}"
-    elif os.environ.get(PG_ENV):
-        url = _pg_create(os.environ[PG_ENV], f"cap_{uuid.uuid4().hex[:8]}")
-    else:
-        pytest.skip(f"{PG_ENV} is not set")
-    db_migrate.upgrade(url)
-    engine = create_database_engine(url)
-    yield Database(engine, node_id="city-350100")
-    engine.dispose()
-    if request.param == "postgresql":
-        _pg_drop(url)
 
 
 def test_concurrent_fetches_stop_at_the_cap(own_database: Database) -> None:
